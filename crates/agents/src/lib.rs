@@ -1,0 +1,1 @@
+//! Wire types of the dstack-shim and dstack-runner HTTP APIs and typed clients for them.

@@ -1,0 +1,1 @@
+//! dstack-runner, the container agent: executor, repo setup, logs and metrics.

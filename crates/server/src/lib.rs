@@ -1,0 +1,1 @@
+//! The dstack server: HTTP API, database, pipelines and backends.

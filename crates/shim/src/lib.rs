@@ -1,0 +1,1 @@
+//! dstack-shim, the host agent: task API, Docker driver, host and GPU discovery.

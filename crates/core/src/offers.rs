@@ -1,9 +1,18 @@
 //! The offer side: instance types and offers as on the wire, the requirements they are matched
 //! against, and the matching and ordering rules.
 
+mod compute_capability;
+mod matching;
+
+pub use compute_capability::nvidia_compute_capability;
+pub use matching::{Mismatch, OutOfRange, offer_satisfies, resources_satisfy};
+
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendType;
+use crate::memory::Memory;
 use crate::resources::{CpuArch, GpuVendor, ResourcesSpec};
 
 /// What a job asks for (`Requirements`).
@@ -119,4 +128,49 @@ pub struct OfferFilter {
     pub backends: Option<Vec<BackendType>>,
     pub regions: Option<Vec<String>>,
     pub instance_types: Option<Vec<String>>,
+}
+
+impl InstanceAvailability {
+    /// Offers that cannot be provisioned now; dstack sorts them last and the scheduler drops
+    /// them.
+    pub fn is_unavailable(self) -> bool {
+        matches!(
+            self,
+            InstanceAvailability::NotAvailable | InstanceAvailability::NoQuota
+        )
+    }
+}
+
+/// Orders offers as dstack prefers them: usable before unavailable, then cheapest first.
+/// The sort is stable, so equal offers keep the backends' order.
+pub fn sort_offers(offers: &mut [InstanceOfferWithAvailability]) {
+    offers.sort_by(|a, b| {
+        a.availability
+            .is_unavailable()
+            .cmp(&b.availability.is_unavailable())
+            .then(a.price.total_cmp(&b.price))
+    });
+}
+
+/// `cpu=24 mem=251GB disk=100GB gpu=H100:80GB:1`; the `gpu=` part only when there are GPUs.
+impl fmt::Display for Resources {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "cpu={} mem={} disk={}",
+            self.cpus,
+            Memory::from_mib(self.memory_mib),
+            Memory::from_mib(self.disk.size_mib)
+        )?;
+        if let Some(gpu) = self.gpus.first() {
+            write!(
+                f,
+                " gpu={}:{}:{}",
+                gpu.name,
+                Memory::from_mib(gpu.memory_mib),
+                self.gpus.len()
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -35,6 +35,8 @@ pub enum RangeError {
 
 /// A value that can be an end of a [`Range`].
 pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
+    /// Names the bound type in schema names (`Range_int`, `Range_Memory`).
+    const NAME: &'static str;
     /// Parses one end of a range written as text.
     fn parse_bound(text: &str) -> Result<Self, String>;
     /// Accepts a YAML/JSON number as a bound.
@@ -44,6 +46,7 @@ pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
 }
 
 impl RangeBound for u32 {
+    const NAME: &'static str = "int";
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|_| format!("{text:?} is not a whole number"))
@@ -63,6 +66,7 @@ impl RangeBound for u32 {
 }
 
 impl RangeBound for Memory {
+    const NAME: &'static str = "Memory";
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|e: crate::memory::MemoryError| e.to_string())
@@ -242,13 +246,9 @@ impl<'de, T: RangeBound + Deserialize<'de>> Deserialize<'de> for Range<T> {
 }
 
 /// Schema for the three accepted shapes; `schema_name` differs per bound type.
-impl<T: RangeBound + 'static> JsonSchema for Range<T> {
+impl<T: RangeBound> JsonSchema for Range<T> {
     fn schema_name() -> Cow<'static, str> {
-        let bound = std::any::type_name::<T>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("T");
-        format!("Range_{bound}").into()
+        format!("Range_{}", T::NAME).into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {

@@ -1,6 +1,7 @@
 //! `resources:` of runs and fleets (`ResourcesSpec`) and its parts.
 
 pub mod cpu;
+pub mod defaults;
 pub mod disk;
 pub mod gpu;
 
@@ -10,6 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cpu::{CpuArch, CpuSpec, CpuSpecError};
+pub use defaults::{ResourcesError, known_model_vendor};
 pub use disk::DiskSpec;
 pub use gpu::{ComputeCapability, GpuSpec, GpuSpecError, GpuSpecPart, GpuVendor};
 

@@ -226,3 +226,89 @@ impl JobTerminationReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::test_support::{assert_members, assert_messages, assert_transitions, row};
+    use JobStatus::*;
+    use JobTerminationReason as R;
+    use RetryEvent::{Error, Interruption, NoCapacity};
+
+    /// lifecycle.md §1.2, job termination reasons: final status and retry event.
+    const REASONS: &[(JobTerminationReason, (JobStatus, Option<RetryEvent>))] = &[
+        (R::FailedToStartDueToNoCapacity, (Failed, Some(NoCapacity))),
+        (R::InterruptedByNoCapacity, (Failed, Some(Interruption))),
+        (R::InstanceUnreachable, (Failed, Some(Error))),
+        (R::InstanceAccessRevoked, (Failed, Some(Error))),
+        (R::WaitingInstanceLimitExceeded, (Failed, Some(Error))),
+        (R::WaitingRunnerLimitExceeded, (Failed, Some(Error))),
+        (R::VolumeError, (Failed, Some(Error))),
+        (R::GatewayError, (Failed, Some(Error))),
+        (R::TerminatedByUser, (Terminated, None)),
+        (R::ScaledDown, (Terminated, None)),
+        (R::DoneByRunner, (Done, None)),
+        (R::AbortedByUser, (Aborted, None)),
+        (R::TerminatedByServer, (Terminated, None)),
+        (R::InactivityDurationExceeded, (Terminated, None)),
+        (R::TerminatedDueToUtilizationPolicy, (Terminated, None)),
+        (R::ContainerExitedWithError, (Failed, Some(Error))),
+        (R::PortsBindingFailed, (Failed, Some(Error))),
+        (R::CreatingContainerError, (Failed, Some(Error))),
+        (R::ExecutorError, (Failed, Some(Error))),
+        (R::MaxDurationExceeded, (Terminated, None)),
+        (R::LogQuotaExceeded, (Failed, Some(Error))),
+    ];
+
+    /// lifecycle.md §1.2, job transitions.
+    const ALLOWED: &[(JobStatus, JobStatus)] = &[
+        (Submitted, Provisioning),
+        (Submitted, Terminating),
+        (Provisioning, Pulling),
+        (Provisioning, Running),
+        (Provisioning, Terminating),
+        (Pulling, Running),
+        (Pulling, Terminating),
+        (Running, Terminating),
+        (Terminating, Terminated),
+        (Terminating, Aborted),
+        (Terminating, Failed),
+        (Terminating, Done),
+    ];
+
+    #[test]
+    fn every_reason_maps_to_its_final_status_and_retry_event() {
+        for &reason in JobTerminationReason::ALL {
+            let (status, event) = *row(REASONS, &reason);
+            assert_eq!(reason.to_status(), status, "{reason}");
+            assert_eq!(reason.to_retry_event(), event, "{reason}");
+        }
+    }
+
+    #[test]
+    fn final_statuses_are_terminated_aborted_failed_done() {
+        assert_members(
+            JobStatus::ALL,
+            &[Terminated, Aborted, Failed, Done],
+            JobStatus::is_finished,
+        );
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        assert_transitions(JobStatus::ALL, ALLOWED);
+    }
+
+    #[test]
+    fn every_reason_has_its_own_message() {
+        assert_messages(JobTerminationReason::ALL, JobTerminationReason::message);
+    }
+
+    #[test]
+    fn creating_container_message_names_the_likely_causes() {
+        let message = R::CreatingContainerError.message();
+        for cause in ["image", "user", "Docker"] {
+            assert!(message.contains(cause), "missing {cause:?} in {message:?}");
+        }
+    }
+}

@@ -240,3 +240,347 @@ fn retry_elapsed(run: &ActiveRun<'_>, job: &LatestJob) -> Option<(Duration, Dura
     };
     Some((elapsed, policy.duration))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::status::Transitions;
+    use JobStatus as J;
+    use JobTerminationReason as R;
+    use RunTerminationReason as Run;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+    const ALL_EVENTS: &[RetryEvent] = RetryEvent::ALL;
+
+    fn job(replica_num: u32, job_num: u32, status: JobStatus) -> LatestJob {
+        LatestJob {
+            replica_num,
+            job_num,
+            status,
+            termination_reason: None,
+            since_last_provisioned: None,
+        }
+    }
+
+    fn ended(replica_num: u32, status: JobStatus, reason: JobTerminationReason) -> LatestJob {
+        LatestJob {
+            termination_reason: Some(reason),
+            ..job(replica_num, 0, status)
+        }
+    }
+
+    fn provisioned(mut latest: LatestJob, ago: Duration) -> LatestJob {
+        latest.since_last_provisioned = Some(ago);
+        latest
+    }
+
+    fn run(jobs: &[LatestJob]) -> ActiveRun<'_> {
+        ActiveRun {
+            jobs,
+            retry: Some(RetryPolicy {
+                on_events: ALL_EVENTS,
+                duration: HOUR,
+            }),
+            since_submitted: Duration::from_secs(60),
+            stop_on_master_done: false,
+            gateway_failed: false,
+        }
+    }
+
+    fn no_capacity(replica_num: u32) -> LatestJob {
+        ended(replica_num, J::Failed, R::FailedToStartDueToNoCapacity)
+    }
+
+    struct Case {
+        name: &'static str,
+        jobs: Vec<LatestJob>,
+        tweak: fn(&mut ActiveRun<'_>),
+        step: RunStep,
+        retry: &'static [u32],
+    }
+
+    fn keep(_: &mut ActiveRun<'_>) {}
+
+    fn cases() -> Vec<Case> {
+        let failed = ended(0, J::Failed, R::ContainerExitedWithError);
+        vec![
+            Case {
+                name: "a non-retryable failure beats a gateway failure and a running replica",
+                jobs: vec![failed, job(1, 0, J::Running)],
+                tweak: |run| {
+                    run.retry = None;
+                    run.gateway_failed = true;
+                },
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "job_failed beats retry_limit_exceeded",
+                jobs: vec![
+                    provisioned(ended(0, J::Failed, R::InstanceUnreachable), 2 * HOUR),
+                    ended(1, J::Terminated, R::MaxDurationExceeded),
+                ],
+                tweak: keep,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "a failure retried past the duration exceeds the retry limit",
+                jobs: vec![provisioned(
+                    ended(0, J::Failed, R::InstanceUnreachable),
+                    2 * HOUR,
+                )],
+                tweak: keep,
+                step: RunStep::Terminate(Run::RetryLimitExceeded),
+                retry: &[],
+            },
+            Case {
+                name: "a failed replica is not retried even if another of its jobs could be",
+                jobs: vec![
+                    ended(0, J::Failed, R::ExecutorError),
+                    LatestJob {
+                        job_num: 1,
+                        ..no_capacity(0)
+                    },
+                ],
+                tweak: keep,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "a gateway failure beats master-done and running",
+                jobs: vec![job(0, 0, J::Done), job(0, 1, J::Running)],
+                tweak: |run| {
+                    run.gateway_failed = true;
+                    run.stop_on_master_done = true;
+                },
+                step: RunStep::Terminate(Run::GatewayError),
+                retry: &[],
+            },
+            Case {
+                name: "master-done ends the run while workers still run",
+                jobs: vec![job(0, 0, J::Done), job(0, 1, J::Running)],
+                tweak: |run| run.stop_on_master_done = true,
+                step: RunStep::Terminate(Run::AllJobsDone),
+                retry: &[],
+            },
+            Case {
+                name: "without master-done a running worker keeps the run running",
+                jobs: vec![job(0, 0, J::Done), job(0, 1, J::Running)],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Running),
+                retry: &[],
+            },
+            Case {
+                name: "running beats provisioning and submitted",
+                jobs: vec![
+                    job(0, 0, J::Submitted),
+                    job(1, 0, J::Pulling),
+                    job(2, 0, J::Running),
+                ],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Running),
+                retry: &[],
+            },
+            Case {
+                name: "pulling counts as provisioning",
+                jobs: vec![job(0, 0, J::Submitted), job(1, 0, J::Pulling)],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Provisioning),
+                retry: &[],
+            },
+            Case {
+                name: "provisioning beats submitted",
+                jobs: vec![job(0, 0, J::Submitted), job(1, 0, J::Provisioning)],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Provisioning),
+                retry: &[],
+            },
+            Case {
+                name: "submitted beats done",
+                jobs: vec![job(0, 0, J::Submitted), job(1, 0, J::Done)],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Submitted),
+                retry: &[],
+            },
+            Case {
+                name: "all done, finishing done, or scaled down ends the run",
+                jobs: vec![
+                    job(0, 0, J::Done),
+                    ended(1, J::Terminating, R::DoneByRunner),
+                    ended(2, J::Terminated, R::ScaledDown),
+                ],
+                tweak: keep,
+                step: RunStep::Terminate(Run::AllJobsDone),
+                retry: &[],
+            },
+            Case {
+                name: "a retry beside an active replica keeps the run active",
+                jobs: vec![job(0, 0, J::Running), no_capacity(1)],
+                tweak: keep,
+                step: RunStep::Active(RunStatus::Running),
+                retry: &[1],
+            },
+            Case {
+                name: "a retry beside done replicas resubmits the run",
+                jobs: vec![job(0, 0, J::Done), no_capacity(1)],
+                tweak: keep,
+                step: RunStep::Resubmit,
+                retry: &[1],
+            },
+            Case {
+                name: "a retrying replica hides its running sibling",
+                jobs: vec![no_capacity(0), job(0, 1, J::Running)],
+                tweak: keep,
+                step: RunStep::Resubmit,
+                retry: &[0],
+            },
+            Case {
+                name: "a run with no jobs is resubmitted",
+                jobs: vec![],
+                tweak: keep,
+                step: RunStep::Resubmit,
+                retry: &[],
+            },
+            Case {
+                name: "no retry policy fails the run",
+                jobs: vec![no_capacity(0)],
+                tweak: |run| run.retry = None,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "an event outside on_events fails the run",
+                jobs: vec![provisioned(
+                    ended(0, J::Failed, R::CreatingContainerError),
+                    HOUR / 2,
+                )],
+                tweak: |run| {
+                    run.retry = Some(RetryPolicy {
+                        on_events: &[RetryEvent::NoCapacity, RetryEvent::Interruption],
+                        duration: HOUR,
+                    });
+                },
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "no capacity is retried from the run's submission until the duration",
+                jobs: vec![no_capacity(0)],
+                tweak: |run| run.since_submitted = 2 * HOUR,
+                step: RunStep::Terminate(Run::RetryLimitExceeded),
+                retry: &[],
+            },
+            Case {
+                name: "no capacity after a provisioned submission counts from that submission",
+                jobs: vec![provisioned(no_capacity(0), HOUR / 2)],
+                tweak: |run| run.since_submitted = 2 * HOUR,
+                step: RunStep::Resubmit,
+                retry: &[0],
+            },
+            Case {
+                name: "an error before anything was provisioned is not retried",
+                jobs: vec![ended(0, J::Failed, R::VolumeError)],
+                tweak: keep,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "an interruption within the duration is retried",
+                jobs: vec![provisioned(
+                    ended(0, J::Terminating, R::InterruptedByNoCapacity),
+                    HOUR,
+                )],
+                tweak: keep,
+                step: RunStep::Resubmit,
+                retry: &[0],
+            },
+            Case {
+                name: "a job stopped by max_duration fails the run",
+                jobs: vec![provisioned(
+                    ended(0, J::Terminated, R::MaxDurationExceeded),
+                    HOUR / 2,
+                )],
+                tweak: keep,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+            Case {
+                name: "a job that ended without a reason fails the run",
+                jobs: vec![provisioned(job(0, 0, J::Failed), HOUR / 2)],
+                tweak: keep,
+                step: RunStep::Terminate(Run::JobFailed),
+                retry: &[],
+            },
+        ]
+    }
+
+    #[test]
+    fn decisions_follow_the_priority_order() {
+        for case in cases() {
+            let mut input = run(&case.jobs);
+            (case.tweak)(&mut input);
+            let decision = decide_active_run(&input);
+            assert_eq!(decision.step, case.step, "{}", case.name);
+            assert_eq!(decision.replicas_to_retry, case.retry, "{}", case.name);
+        }
+    }
+
+    #[test]
+    fn step_status_matches_the_step() {
+        assert_eq!(
+            RunStep::Active(RunStatus::Running).status(),
+            RunStatus::Running
+        );
+        assert_eq!(
+            RunStep::Terminate(Run::JobFailed).status(),
+            RunStatus::Terminating
+        );
+        assert_eq!(RunStep::Resubmit.status(), RunStatus::Pending);
+    }
+
+    fn any_job() -> impl Strategy<Value = LatestJob> {
+        (
+            0u32..3,
+            0u32..3,
+            proptest::sample::select(JobStatus::ALL),
+            proptest::option::of(proptest::sample::select(JobTerminationReason::ALL)),
+            proptest::option::of(0u64..7200),
+        )
+            .prop_map(|(replica_num, job_num, status, termination_reason, ago)| {
+                LatestJob {
+                    replica_num,
+                    job_num,
+                    status,
+                    termination_reason,
+                    since_last_provisioned: ago.map(Duration::from_secs),
+                }
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn every_decision_is_an_allowed_move_from_an_active_run(
+            jobs in proptest::collection::vec(any_job(), 0..8),
+            gateway_failed: bool,
+            stop_on_master_done: bool,
+        ) {
+            let mut input = run(&jobs);
+            input.gateway_failed = gateway_failed;
+            input.stop_on_master_done = stop_on_master_done;
+            let decision = decide_active_run(&input);
+            let next = decision.step.status();
+            for from in [RunStatus::Submitted, RunStatus::Provisioning, RunStatus::Running] {
+                prop_assert!(from == next || from.can_transition_to(next), "{from} -> {next}");
+            }
+            if let RunStep::Active(status) = decision.step {
+                prop_assert!(!status.is_finished() && status != RunStatus::Terminating);
+            }
+            for replica in &decision.replicas_to_retry {
+                prop_assert!(jobs.iter().any(|job| job.replica_num == *replica));
+            }
+        }
+    }
+}

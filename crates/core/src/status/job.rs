@@ -143,6 +143,27 @@ impl JobTerminationReason {
         }
     }
 
+    /// The reason for a job whose runner or shim reported it `failed` or `terminated`. Agents
+    /// may leave the reason empty (a command's non-zero exit) or send one we do not know; both
+    /// mean the container exited with an error.
+    pub fn from_agent_report(reason: &str) -> Self {
+        reason
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .unwrap_or(Self::ContainerExitedWithError)
+    }
+
+    /// The reason for a job whose instance stopped answering while the job ran. A spot
+    /// instance that goes silent is taken as interrupted, which has its own retry event.
+    pub const fn for_lost_instance(spot: bool) -> Self {
+        if spot {
+            Self::InterruptedByNoCapacity
+        } else {
+            Self::InstanceUnreachable
+        }
+    }
+
     /// What failed or stopped the job, and what the user can do about it.
     pub const fn message(self) -> &'static str {
         match self {
@@ -197,8 +218,9 @@ impl JobTerminationReason {
                  time window; check that the job uses its GPUs, or relax the policy"
             }
             Self::ContainerExitedWithError => {
-                "the job's commands, or the repository setup, exited with an error; see the \
-                 exit status and `dstack logs`"
+                "the container failed to start, the job's commands exited with an error, or \
+                 the repository could not be set up; see the exit status, the termination \
+                 message and `dstack logs`"
             }
             Self::PortsBindingFailed => {
                 "the container's ports could not be bound, usually because another process on \
@@ -211,9 +233,10 @@ impl JobTerminationReason {
                  `registry_auth` and `user`"
             }
             Self::ExecutorError => {
-                "the runner could not prepare the job inside the container: the user or the \
-                 working directory could not be set, or files could not be unpacked; check \
-                 `user`, `working_dir` and `files`"
+                "the agents could not prepare the job: GPUs could not be reserved on the host, \
+                 volumes or instance mounts could not be set up, or inside the container the \
+                 user, working directory or files could not be set; see the termination \
+                 message and check `user`, `working_dir`, `files` and `volumes`"
             }
             Self::MaxDurationExceeded => {
                 "the job ran longer than its `max_duration` and was stopped; raise or turn off \
@@ -302,6 +325,44 @@ mod tests {
     #[test]
     fn every_reason_has_its_own_message() {
         assert_messages(JobTerminationReason::ALL, JobTerminationReason::message);
+    }
+
+    #[test]
+    fn agent_reports_parse_known_reasons_in_any_case() {
+        for &reason in JobTerminationReason::ALL {
+            let shouted = reason.as_str().to_uppercase();
+            assert_eq!(JobTerminationReason::from_agent_report(&shouted), reason);
+            assert_eq!(
+                JobTerminationReason::from_agent_report(reason.as_str()),
+                reason
+            );
+        }
+    }
+
+    #[test]
+    fn agent_reports_without_a_known_reason_are_container_errors() {
+        for text in ["", "  ", "segfault", "no-capacity"] {
+            assert_eq!(
+                JobTerminationReason::from_agent_report(text),
+                R::ContainerExitedWithError
+            );
+        }
+    }
+
+    #[test]
+    fn a_lost_spot_instance_is_an_interruption() {
+        assert_eq!(
+            JobTerminationReason::for_lost_instance(true),
+            R::InterruptedByNoCapacity
+        );
+        assert_eq!(
+            JobTerminationReason::for_lost_instance(false),
+            R::InstanceUnreachable
+        );
+        assert_eq!(
+            R::InterruptedByNoCapacity.to_retry_event(),
+            Some(Interruption)
+        );
     }
 
     #[test]

@@ -166,3 +166,79 @@ fn unknown_value_names_the_enum_and_the_text() {
     let error = "sleeping".parse::<JobStatus>().unwrap_err();
     assert_eq!(error.to_string(), "unknown JobStatus value: \"sleeping\"");
 }
+
+/// Recorded dstack 0.22.5 traffic: every run and job submission in it has a status and
+/// termination reason we parse, and a finished one's status is what its reason maps to.
+#[test]
+fn recorded_runs_and_jobs_agree_with_the_reason_mappings() {
+    const TRAFFIC: &str = include_str!("../../tests/fixtures/api-traffic-0.22.5.jsonl");
+    let mut checked = Checked::default();
+    for line in TRAFFIC.lines() {
+        let exchange: serde_json::Value = serde_json::from_str(line).unwrap();
+        for body in ["req_body", "resp_body"] {
+            let parsed = exchange[body]
+                .as_str()
+                .and_then(|text| serde_json::from_str(text).ok());
+            if let Some(value) = parsed {
+                check_recorded(&value, &mut checked);
+            }
+        }
+    }
+    assert!(checked.runs > 0 && checked.jobs > 0, "{checked:?}");
+    assert!(checked.finished > 0, "{checked:?}");
+}
+
+#[derive(Debug, Default)]
+struct Checked {
+    runs: usize,
+    jobs: usize,
+    finished: usize,
+}
+
+fn check_recorded(value: &serde_json::Value, checked: &mut Checked) {
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.contains_key("submission_num") {
+                checked.jobs += 1;
+                check_status_and_reason::<JobStatus, JobTerminationReason>(
+                    value,
+                    JobStatus::is_finished,
+                    JobTerminationReason::to_status,
+                    checked,
+                );
+            } else if map.contains_key("run_spec") && map.contains_key("jobs") {
+                checked.runs += 1;
+                check_status_and_reason::<RunStatus, RunTerminationReason>(
+                    value,
+                    RunStatus::is_finished,
+                    RunTerminationReason::to_status,
+                    checked,
+                );
+            }
+            map.values()
+                .for_each(|child| check_recorded(child, checked));
+        }
+        serde_json::Value::Array(items) => {
+            items.iter().for_each(|item| check_recorded(item, checked))
+        }
+        _ => {}
+    }
+}
+
+fn check_status_and_reason<S, R>(
+    value: &serde_json::Value,
+    is_finished: fn(S) -> bool,
+    to_status: fn(R) -> S,
+    checked: &mut Checked,
+) where
+    S: DeserializeOwned + PartialEq + Debug + Copy,
+    R: DeserializeOwned + Debug + Copy,
+{
+    let status: S = serde_json::from_value(value["status"].clone()).unwrap();
+    let reason: Option<R> = serde_json::from_value(value["termination_reason"].clone()).unwrap();
+    if is_finished(status) {
+        checked.finished += 1;
+        let reason = reason.unwrap_or_else(|| panic!("finished {status:?} without a reason"));
+        assert_eq!(to_status(reason), status, "{reason:?}");
+    }
+}

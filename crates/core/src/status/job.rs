@@ -93,7 +93,7 @@ wire_enum! {
         PortsBindingFailed = "ports_binding_failed",
         /// The image could not be pulled or the container could not be created.
         CreatingContainerError = "creating_container_error",
-        /// The runner failed to prepare the job (user, working directory, files).
+        /// The shim or runner failed to prepare the job (GPUs, mounts, user, working directory).
         ExecutorError = "executor_error",
         /// The job ran longer than its `max_duration`.
         MaxDurationExceeded = "max_duration_exceeded",

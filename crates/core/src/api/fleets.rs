@@ -1,0 +1,158 @@
+//! Fleets: `/api/fleets/list` and `/api/project/{p}/fleets/*`.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::common::{ApplyAction, Limit, NamesRequest, null_as_default, utc};
+use super::instances::Instance;
+use super::pending::{FleetConfiguration, FleetStatus, InstanceOfferWithAvailability, Profile};
+
+/// What the user asked for in a fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetSpec {
+    /// The fleet configuration.
+    pub configuration: FleetConfiguration,
+    /// The configuration file on the client.
+    #[serde(default)]
+    pub configuration_path: Option<String>,
+    /// The profile.
+    pub profile: Profile,
+    /// Whether the server created the fleet for a run.
+    #[serde(default)]
+    pub autocreated: bool,
+}
+
+/// A fleet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fleet {
+    /// The fleet id.
+    pub id: Uuid,
+    /// The fleet name.
+    pub name: String,
+    /// The project.
+    pub project_name: String,
+    /// What was asked; SSH private keys are stripped.
+    pub spec: FleetSpec,
+    /// When it was created.
+    #[serde(with = "utc")]
+    pub created_at: DateTime<Utc>,
+    /// The fleet status.
+    pub status: FleetStatus,
+    /// A status text.
+    #[serde(default)]
+    pub status_message: Option<String>,
+    /// Its non-deleted instances.
+    pub instances: Vec<Instance>,
+}
+
+/// `fleets/get_plan` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FleetPlan {
+    /// The project.
+    pub project_name: String,
+    /// The user asking.
+    pub user: String,
+    /// The spec as sent, without private keys.
+    pub spec: FleetSpec,
+    /// The spec with server defaults applied.
+    #[serde(default)]
+    pub effective_spec: Option<FleetSpec>,
+    /// The fleet with the same name.
+    #[serde(default)]
+    pub current_resource: Option<Fleet>,
+    /// The best offers; none for SSH fleets.
+    pub offers: Vec<InstanceOfferWithAvailability>,
+    /// How many offers there are in all.
+    pub total_offers: u64,
+    /// The highest price among the offers.
+    #[serde(default)]
+    pub max_offer_price: Option<f64>,
+    /// Whether applying creates or updates; always set, or the CLI takes its legacy path.
+    #[serde(default)]
+    pub action: Option<ApplyAction>,
+}
+
+/// `POST /api/fleets/list` request.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ListFleetsRequest {
+    /// Only this project.
+    #[serde(default)]
+    pub project_name: Option<String>,
+    /// Leave out terminated fleets.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub only_active: bool,
+    /// Include fleets imported through exports.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub include_imported: bool,
+    /// The `created_at` of the last fleet of the previous page.
+    #[serde(with = "utc::option", default)]
+    pub prev_created_at: Option<DateTime<Utc>>,
+    /// The id of the last fleet of the previous page.
+    #[serde(default)]
+    pub prev_id: Option<Uuid>,
+    /// The page size, 0 to 100.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub limit: Limit<100>,
+    /// Oldest first instead of newest first.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ascending: bool,
+}
+
+/// `POST /api/project/{p}/fleets/list` request; the body may be absent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListProjectFleetsRequest {
+    /// Include fleets imported through exports.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub include_imported: bool,
+}
+
+/// `fleets/get` request: one of `name` or `id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetFleetRequest {
+    /// The name; finds non-deleted fleets only.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The id; finds deleted fleets too.
+    #[serde(default)]
+    pub id: Option<Uuid>,
+}
+
+/// `fleets/get_plan` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GetFleetPlanRequest {
+    /// What to plan.
+    pub spec: FleetSpec,
+}
+
+/// The fleet plan the client applies.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyFleetPlanInput {
+    /// The spec, with SSH private keys inlined.
+    pub spec: FleetSpec,
+    /// The fleet the plan saw.
+    #[serde(default)]
+    pub current_resource: Option<Fleet>,
+}
+
+/// `fleets/apply` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApplyFleetPlanRequest {
+    /// The plan to apply.
+    pub plan: ApplyFleetPlanInput,
+    /// Apply even if the fleet changed since the plan.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub force: bool,
+}
+
+/// `fleets/delete` request.
+pub type DeleteFleetsRequest = NamesRequest;
+
+/// `fleets/delete_instances` request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteFleetInstancesRequest {
+    /// The fleet.
+    pub name: String,
+    /// The instances to remove.
+    pub instance_nums: Vec<u32>,
+}

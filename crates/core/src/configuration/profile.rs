@@ -250,3 +250,10 @@ with_profile_params! {
         pub default: bool,
     }
 }
+
+impl Profile {
+    /// Checks the rules of the profile parameters.
+    pub fn check(&self) -> Result<(), RuleViolation> {
+        self.check_profile_params()
+    }
+}

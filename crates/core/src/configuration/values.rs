@@ -55,6 +55,15 @@ opaque_value!(
     serde_json::Value::Null
 );
 
+/// Whether an `env` sets no variable.
+pub(crate) fn env_is_empty(env: &Env) -> bool {
+    match &env.0 {
+        serde_json::Value::Object(map) => map.is_empty(),
+        serde_json::Value::Array(items) => items.is_empty(),
+        _ => true,
+    }
+}
+
 /// Stand-in for `memory::Memory`: a number of GB.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]

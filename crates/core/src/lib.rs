@@ -2,4 +2,14 @@
 //!
 //! Configuration files and their validation, the resource grammar, offer matching, statuses
 //! and termination reasons, and the wire models of the server's HTTP API.
+
+pub mod backend;
 pub mod configuration;
+pub mod duration;
+pub mod env;
+pub mod memory;
+pub mod mounts;
+pub mod offers;
+pub mod ports;
+pub mod range;
+pub mod resources;

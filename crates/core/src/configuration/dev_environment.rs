@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
 use super::run::with_base_run_fields;
-use super::values::{Duration, PortMapping};
+use crate::duration::InactivityDuration;
+use crate::ports::PortMapping;
 
 literal!(
     /// `type: dev-environment`.
@@ -37,8 +38,8 @@ with_base_run_fields! {
         #[serde(default)]
         pub init: Vec<String>,
         /// Stop after this long without an SSH connection; no limit when unset.
-        #[serde(default, deserialize_with = "crate::configuration::values::deserialize_inactivity_duration")]
-        pub inactivity_duration: Option<Duration>,
+        #[serde(default, deserialize_with = "InactivityDuration::deserialize_option")]
+        pub inactivity_duration: Option<InactivityDuration>,
         /// Ports forwarded to the user's machine.
         #[serde(default)]
         pub ports: Vec<PortMapping>,

@@ -12,7 +12,10 @@ use super::retry::Retry;
 use super::selectors::VastAiOptions;
 use super::ssh::SshParams;
 use super::tags::Tags;
-use super::values::{BackendType, Duration, Env, ResourcesSpec, env_is_empty};
+use crate::backend::BackendType;
+use crate::duration::IdleDuration;
+use crate::env::Env;
+use crate::resources::ResourcesSpec;
 
 literal!(
     /// `type: fleet`.
@@ -216,8 +219,8 @@ config_struct! {
         #[serde(default)]
         pub max_price: Option<f64>,
         /// Cloud fleets: how long an idle instance above `nodes.min` is kept.
-        #[serde(default, deserialize_with = "crate::configuration::values::deserialize_idle_duration")]
-        pub idle_duration: Option<Duration>,
+        #[serde(default, deserialize_with = "IdleDuration::deserialize_option")]
+        pub idle_duration: Option<IdleDuration>,
         /// Tags for cloud resources.
         #[serde(default)]
         pub tags: Option<Tags>,
@@ -280,7 +283,7 @@ impl FleetConfiguration {
     }
 
     fn check_cloud_fleet(&self) -> Result<(), RuleViolation> {
-        if !env_is_empty(&self.env) {
+        if !self.env.is_empty() {
             return Err(violation(
                 "env",
                 "`env` is currently supported for SSH fleets only",

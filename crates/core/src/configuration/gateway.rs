@@ -8,7 +8,7 @@ use super::literal::literal;
 use super::names::check_resource_name;
 use super::profile::config_struct;
 use super::tags::Tags;
-use super::values::BackendType;
+use crate::backend::BackendType;
 
 literal!(
     /// `type: gateway`.

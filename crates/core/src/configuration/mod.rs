@@ -34,7 +34,6 @@ pub mod service_model;
 pub mod ssh;
 pub mod tags;
 pub mod task;
-pub mod values;
 pub mod volume;
 
 pub use any::{AnyConfiguration, AnyRunConfiguration, RUN_TYPE_NAMES, TYPE_NAMES};

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
-use super::values::Duration;
+use crate::duration::Duration;
 
 literal!(
     /// `type: http`, the only probe type.
@@ -116,7 +116,7 @@ impl ProbeConfig {
             }
         }
         for (key, duration) in [("timeout", self.timeout), ("interval", self.interval)] {
-            if duration.is_some_and(|d| d.0 < 1) {
+            if duration.is_some_and(|d| d.as_secs() < 1) {
                 return Err(RuleViolation::new(at(key), "must be at least 1s"));
             }
         }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
 use super::selectors::{InstanceSelector, VastAiOptions};
-use super::values::Duration;
+use crate::duration::Duration;
 
 /// Declares a configuration struct: the usual derives and no unknown keys.
 macro_rules! config_struct {
@@ -34,7 +34,7 @@ macro_rules! with_profile_params {
                 $($body)*
                 /// Backends to provision on; all when unset.
                 #[serde(default)]
-                pub backends: Option<Vec<$crate::configuration::values::BackendType>>,
+                pub backends: Option<Vec<$crate::backend::BackendType>>,
                 /// Regions to provision in; all when unset.
                 #[serde(default)]
                 pub regions: Option<Vec<String>>,
@@ -54,11 +54,11 @@ macro_rules! with_profile_params {
                 #[serde(default)]
                 pub retry: Option<$crate::configuration::retry::Retry>,
                 /// The longest a run may last, or `off`.
-                #[serde(default, deserialize_with = "crate::configuration::values::deserialize_off_or_duration")]
-                pub max_duration: Option<$crate::configuration::values::OffOrDuration>,
+                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
+                pub max_duration: Option<$crate::duration::OffOrDuration>,
                 /// The longest a graceful stop may take, or `off`; 5 minutes when unset.
-                #[serde(default, deserialize_with = "crate::configuration::values::deserialize_off_or_duration")]
-                pub stop_duration: Option<$crate::configuration::values::OffOrDuration>,
+                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
+                pub stop_duration: Option<$crate::duration::OffOrDuration>,
                 /// The highest price per hour, in dollars.
                 #[serde(default)]
                 pub max_price: Option<f64>,
@@ -66,8 +66,8 @@ macro_rules! with_profile_params {
                 #[serde(default)]
                 pub creation_policy: Option<$crate::configuration::profile::CreationPolicy>,
                 /// How long an idle instance is kept; `-1` means forever.
-                #[serde(default, deserialize_with = "crate::configuration::values::deserialize_idle_duration")]
-                pub idle_duration: Option<$crate::configuration::values::Duration>,
+                #[serde(default, deserialize_with = "crate::duration::IdleDuration::deserialize_option")]
+                pub idle_duration: Option<$crate::duration::IdleDuration>,
                 /// Stop the run when its GPUs stay below a utilization.
                 #[serde(default)]
                 pub utilization_policy: Option<$crate::configuration::profile::UtilizationPolicy>,
@@ -178,12 +178,12 @@ fn check_utilization_policy(policy: &UtilizationPolicy) -> Result<(), RuleViolat
             ),
         ));
     }
-    if policy.time_window.0 < MIN_UTILIZATION_WINDOW {
+    if policy.time_window.as_secs() < MIN_UTILIZATION_WINDOW {
         return Err(RuleViolation::new(
             path.key("time_window"),
             format!(
                 "must be at least 5m ({MIN_UTILIZATION_WINDOW}s), got {}s",
-                policy.time_window.0
+                policy.time_window.as_secs()
             ),
         ));
     }

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::forms::{FormError, Forms, impl_deserialize_forms, impl_schema_forms};
-use super::values::Duration;
+use crate::duration::Duration;
 
 /// An event after which a job is resubmitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -48,7 +48,7 @@ impl Forms for Retry {
         if policy.on_events.as_ref().is_some_and(Vec::is_empty) {
             return Err("`on_events` cannot be empty".into());
         }
-        if policy.duration.is_some_and(|duration| duration.0 < 0) {
+        if policy.duration.is_some_and(|duration| duration.as_secs() < 0) {
             return Err("retry `duration` cannot be negative".into());
         }
         Ok(Self::Policy(policy))

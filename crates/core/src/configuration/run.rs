@@ -59,19 +59,19 @@ macro_rules! with_base_run_fields {
                 pub single_branch: Option<bool>,
                 /// Environment variables.
                 #[serde(default)]
-                pub env: $crate::configuration::values::Env,
+                pub env: $crate::env::Env,
                 /// The shell that runs `commands`: `sh`, `bash` or an absolute path.
                 #[serde(default)]
                 pub shell: Option<String>,
                 /// The resources the run needs.
                 #[serde(default)]
-                pub resources: $crate::configuration::values::ResourcesSpec,
+                pub resources: $crate::resources::ResourcesSpec,
                 /// Provisioning priority, 0 to 100; higher goes first.
                 #[serde(default)]
                 pub priority: Option<u32>,
                 /// Network and instance volumes to mount.
                 #[serde(default)]
-                pub volumes: Vec<$crate::configuration::values::MountPoint>,
+                pub volumes: Vec<$crate::mounts::MountPoint>,
                 /// Whether Docker runs inside the container.
                 #[serde(default)]
                 pub docker: Option<bool>,

@@ -18,7 +18,9 @@ use super::references::{EntityReferenceObject, NameOrReference};
 use super::run::{PythonVersion, with_base_run_fields};
 use super::service_model::ServiceModel;
 use super::task::check_group_names;
-use super::values::{Duration, Range, ResourcesSpec};
+use crate::duration::Duration;
+use crate::range::Range;
+use crate::resources::ResourcesSpec;
 
 literal!(
     /// `type: service`.
@@ -138,11 +140,11 @@ literal!(
 const SCALING_WINDOWS: [i64; 3] = [30, 60, 300];
 
 fn default_scale_up_delay() -> Duration {
-    Duration(300)
+    Duration::from_secs(300)
 }
 
 fn default_scale_down_delay() -> Duration {
-    Duration(600)
+    Duration::from_secs(600)
 }
 
 /// Autoscaling by requests per second.
@@ -173,18 +175,18 @@ impl ScalingSpec {
             ));
         }
         if let Some(window) = self.window
-            && !SCALING_WINDOWS.contains(&window.0)
+            && !SCALING_WINDOWS.contains(&window.as_secs())
         {
             return Err(RuleViolation::new(
                 path.key("window"),
-                format!("must be 30s, 60s or 300s, got {}s", window.0),
+                format!("must be 30s, 60s or 300s, got {}s", window.as_secs()),
             ));
         }
         for (key, delay) in [
             ("scale_up_delay", self.scale_up_delay),
             ("scale_down_delay", self.scale_down_delay),
         ] {
-            if delay.0 < 0 {
+            if delay.as_secs() < 0 {
                 return Err(RuleViolation::new(path.clone().key(key), "cannot be negative"));
             }
         }
@@ -221,7 +223,7 @@ config_struct! {
         pub name: Option<String>,
         /// The replica count or range.
         #[serde(alias = "count")]
-        pub replicas: Range,
+        pub replicas: Range<u32>,
         /// Autoscaling; required when `replicas` is a range.
         #[serde(default)]
         pub scaling: Option<ScalingSpec>,
@@ -289,7 +291,7 @@ with_base_run_fields! {
         pub probes: Option<Vec<ProbeConfig>>,
         /// The replica count or range; 1 when unset.
         #[serde(default)]
-        pub replicas: Option<Range>,
+        pub replicas: Option<Range<u32>>,
         /// Replica groups, instead of `replicas`.
         #[serde(default)]
         pub groups: Option<Vec<ReplicaGroup>>,
@@ -309,7 +311,7 @@ fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
 
 /// `replicas` must have a max, and `scaling` is required exactly when it is a real range.
 fn check_replicas_and_scaling(
-    replicas: Range,
+    replicas: Range<u32>,
     scaling: Option<&ScalingSpec>,
     path: &FieldPath,
 ) -> Result<(), RuleViolation> {

@@ -5,7 +5,8 @@ use super::literal::literal;
 use super::names::check_group_name;
 use super::profile::config_struct;
 use super::run::with_base_run_fields;
-use super::values::{PortMapping, ResourcesSpec};
+use crate::ports::PortMapping;
+use crate::resources::ResourcesSpec;
 
 literal!(
     /// `type: task`.

@@ -6,7 +6,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
 use super::names::check_resource_name;
-use super::values::{Duration, Memory};
+use crate::duration::IdleDuration;
+use crate::memory::Memory;
 
 literal!(
     /// `type: volume`.
@@ -33,8 +34,8 @@ macro_rules! volume_struct {
                 #[serde(default)]
                 pub name: Option<String>,
                 /// Delete the volume after it is unused this long; kept forever when unset.
-                #[serde(default, deserialize_with = "crate::configuration::values::deserialize_idle_duration")]
-                pub auto_cleanup_duration: Option<Duration>,
+                #[serde(default, deserialize_with = "crate::duration::IdleDuration::deserialize_option")]
+                pub auto_cleanup_duration: Option<IdleDuration>,
                 /// Tags for the cloud volume.
                 #[serde(default)]
                 pub tags: Option<$crate::configuration::tags::Tags>,
@@ -172,7 +173,7 @@ pub const VOLUME_BACKENDS_LIST: &str =
 /// The fields every volume backend has, borrowed for their rules.
 struct VolumeCommon<'a> {
     name: Option<&'a str>,
-    auto_cleanup_duration: Option<Duration>,
+    auto_cleanup_duration: Option<IdleDuration>,
 }
 
 fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
@@ -239,7 +240,7 @@ impl VolumeConfiguration {
             };
             return Err(violation(key, message));
         }
-        if existing.is_some() && common.auto_cleanup_duration.is_some_and(|d| d.0 > 0) {
+        if existing.is_some() && common.auto_cleanup_duration.is_some_and(|d| d.0.as_secs() > 0) {
             return Err(violation(
                 "auto_cleanup_duration",
                 "an external volume cannot have a positive `auto_cleanup_duration`",

@@ -58,7 +58,11 @@ fn objects_named(key: &str) -> Vec<Found> {
 #[test]
 fn configurations_deserialize_and_responses_round_trip() {
     let found = objects_named("configuration");
-    assert!(found.len() >= 10, "expected many configurations, found {}", found.len());
+    assert!(
+        found.len() >= 10,
+        "expected many configurations, found {}",
+        found.len()
+    );
     let mut round_trips = 0;
     for Found {
         origin,
@@ -74,7 +78,10 @@ fn configurations_deserialize_and_responses_round_trip() {
             round_trips += 1;
         }
     }
-    assert!(round_trips >= 4, "expected several server responses, got {round_trips}");
+    assert!(
+        round_trips >= 4,
+        "expected several server responses, got {round_trips}"
+    );
 }
 
 #[test]
@@ -121,5 +128,8 @@ fn unknown_fields_are_rejected_in_json_too() {
     assert!(serde_json::from_value::<AnyConfiguration>(task.clone()).is_ok());
     task["bogus"] = Value::Bool(true);
     let error = serde_json::from_value::<AnyConfiguration>(task).unwrap_err();
-    assert!(error.to_string().contains("unknown field `bogus`"), "{error}");
+    assert!(
+        error.to_string().contains("unknown field `bogus`"),
+        "{error}"
+    );
 }

@@ -13,7 +13,11 @@ fn every_example_parses() {
         .filter(|path| path.is_file())
         .collect();
     entries.sort();
-    assert!(entries.len() >= 8, "expected the 8 examples, found {}", entries.len());
+    assert!(
+        entries.len() >= 8,
+        "expected the 8 examples, found {}",
+        entries.len()
+    );
     let mut types = Vec::new();
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -27,6 +31,13 @@ fn every_example_parses() {
     types.dedup();
     assert_eq!(
         types,
-        ["dev-environment", "fleet", "gateway", "service", "task", "volume"]
+        [
+            "dev-environment",
+            "fleet",
+            "gateway",
+            "service",
+            "task",
+            "volume"
+        ]
     );
 }

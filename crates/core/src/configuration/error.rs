@@ -114,10 +114,16 @@ pub enum ConfigErrorKind {
     #[error("invalid YAML: {0}")]
     InvalidYaml(String),
     /// The document has no `type` field.
-    #[error("missing field `type`, expected one of {}", super::any::list_names(super::any::TYPE_NAMES))]
+    #[error(
+        "missing field `type`, expected one of {}",
+        super::any::list_names(super::any::TYPE_NAMES)
+    )]
     MissingType,
     /// The `type` field names no known configuration type.
-    #[error("unknown configuration type `{given}`, expected one of {}", super::any::list_names(super::any::TYPE_NAMES))]
+    #[error(
+        "unknown configuration type `{given}`, expected one of {}",
+        super::any::list_names(super::any::TYPE_NAMES)
+    )]
     UnknownType {
         /// The `type` that was given.
         given: String,

@@ -67,7 +67,10 @@ impl Forms for FilePathMapping {
 
     fn from_str(value: &str) -> Result<Self, FormError> {
         let (local_path, path) = split_short_form(value)?;
-        Ok(Self::from_object(FilePathMappingObject { local_path, path })?)
+        Ok(Self::from_object(FilePathMappingObject {
+            local_path,
+            path,
+        })?)
     }
 }
 impl_deserialize_forms!(FilePathMapping);
@@ -84,7 +87,10 @@ mod tests {
     #[test]
     fn short_forms() {
         let same = parse("data").unwrap();
-        assert_eq!((same.local_path.as_str(), same.path.as_str()), ("data", "data"));
+        assert_eq!(
+            (same.local_path.as_str(), same.path.as_str()),
+            ("data", "data")
+        );
         let mapped = parse("../x:/workflow/x").unwrap();
         assert_eq!(mapped.path, "/workflow/x");
         let windows = parse(r"C:\data:/data").unwrap();

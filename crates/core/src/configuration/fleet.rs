@@ -59,7 +59,9 @@ impl<'de> Deserialize<'de> for Blocks {
             }
             fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Blocks, E> {
                 u32::try_from(value).map(Blocks::Count).map_err(|_| {
-                    E::custom(format!("invalid number of blocks {value}, expected 1 or more"))
+                    E::custom(format!(
+                        "invalid number of blocks {value}, expected 1 or more"
+                    ))
                 })
             }
             fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Blocks, E> {

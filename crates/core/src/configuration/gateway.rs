@@ -124,9 +124,12 @@ impl GatewayConfiguration {
             Some(GatewayCertificate::Acm { .. }) if self.backend != BackendType::Aws => Err(
                 violation("certificate", "an ACM certificate needs `backend: aws`"),
             ),
-            Some(GatewayCertificate::GcpCm { .. }) if self.backend != BackendType::Gcp => Err(
-                violation("certificate", "a Google Certificate Manager certificate needs `backend: gcp`"),
-            ),
+            Some(GatewayCertificate::GcpCm { .. }) if self.backend != BackendType::Gcp => {
+                Err(violation(
+                    "certificate",
+                    "a Google Certificate Manager certificate needs `backend: gcp`",
+                ))
+            }
             _ => Ok(()),
         }
     }

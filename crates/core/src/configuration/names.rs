@@ -38,7 +38,13 @@ mod tests {
         for ok in ["ab", "my-run-1", &format!("a{}", "b".repeat(40))] {
             assert!(check_resource_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["a", "1run", "My-run", "run_1", &format!("a{}", "b".repeat(41))] {
+        for bad in [
+            "a",
+            "1run",
+            "My-run",
+            "run_1",
+            &format!("a{}", "b".repeat(41)),
+        ] {
             assert!(check_resource_name(bad).is_err(), "{bad}");
         }
     }

@@ -52,7 +52,12 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
-    fn error(&self, location: Option<(u64, u64)>, path: FieldPath, kind: ConfigErrorKind) -> ConfigError {
+    fn error(
+        &self,
+        location: Option<(u64, u64)>,
+        path: FieldPath,
+        kind: ConfigErrorKind,
+    ) -> ConfigError {
         ConfigError {
             file: self.file.to_owned(),
             location,
@@ -64,7 +69,11 @@ impl Parser<'_> {
     fn header(&self) -> Result<Header, ConfigError> {
         serde_saphyr::from_str::<serde::de::IgnoredAny>(self.yaml).map_err(|error| {
             let (location, message) = describe(&error);
-            self.error(location, FieldPath::root(), ConfigErrorKind::InvalidYaml(message))
+            self.error(
+                location,
+                FieldPath::root(),
+                ConfigErrorKind::InvalidYaml(message),
+            )
         })?;
         serde_saphyr::from_str::<Option<Header>>(self.yaml)
             .map_err(|error| {
@@ -131,7 +140,9 @@ impl Parser<'_> {
                 .unwrap_or_else(|| Err(serde::de::Error::custom("unknown backend")))
         })
         .map_err(|error| {
-            if VolumeConfiguration::deserialize_for_backend(backend, serde_json::Value::Null).is_none() {
+            if VolumeConfiguration::deserialize_for_backend(backend, serde_json::Value::Null)
+                .is_none()
+            {
                 unknown(format!(
                     "unknown volume backend `{backend}`, expected one of {VOLUME_BACKENDS_LIST}"
                 ))
@@ -152,9 +163,9 @@ impl Parser<'_> {
             ));
         };
         let configuration = match kind.as_str() {
-            "dev-environment" => AnyConfiguration::DevEnvironment(
-                self.read_as::<DevEnvironmentConfiguration>()?,
-            ),
+            "dev-environment" => {
+                AnyConfiguration::DevEnvironment(self.read_as::<DevEnvironmentConfiguration>()?)
+            }
             "task" => AnyConfiguration::Task(self.read_as::<TaskConfiguration>()?),
             "service" => AnyConfiguration::Service(self.read_as::<ServiceConfiguration>()?),
             "fleet" => AnyConfiguration::Fleet(self.read_as::<FleetConfiguration>()?),

@@ -81,9 +81,7 @@ impl ProbeConfig {
     pub fn check(&self) -> Result<(), RuleViolation> {
         let at = |key: &str| FieldPath::keys(&[key]);
         if let Some(url) = &self.url
-            && !(url.starts_with('/')
-                && url.len() <= 2048
-                && url.chars().all(|c| !c.is_control()))
+            && !(url.starts_with('/') && url.len() <= 2048 && url.chars().all(|c| !c.is_control()))
         {
             return Err(RuleViolation::new(
                 at("url"),
@@ -106,9 +104,15 @@ impl ProbeConfig {
         }
         if let Some(body) = &self.body {
             if !length_between(body, 1, 2048) {
-                return Err(RuleViolation::new(at("body"), "must have 1 to 2048 characters"));
+                return Err(RuleViolation::new(
+                    at("body"),
+                    "must have 1 to 2048 characters",
+                ));
             }
-            if matches!(self.method, None | Some(ProbeMethod::Get | ProbeMethod::Head)) {
+            if matches!(
+                self.method,
+                None | Some(ProbeMethod::Get | ProbeMethod::Head)
+            ) {
                 return Err(RuleViolation::new(
                     at("body"),
                     "a body is not allowed with the `get` or `head` method",

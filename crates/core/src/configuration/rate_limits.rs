@@ -91,7 +91,10 @@ pub fn check_rate_limits(limits: &[RateLimit]) -> Result<(), RuleViolation> {
         if limits.iter().take(index).any(|l| l.prefix == limit.prefix) {
             return Err(RuleViolation::new(
                 at.key("prefix"),
-                format!("duplicate prefix \"{}\", prefixes must be unique", limit.prefix),
+                format!(
+                    "duplicate prefix \"{}\", prefixes must be unique",
+                    limit.prefix
+                ),
             ));
         }
     }

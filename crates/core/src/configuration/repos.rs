@@ -105,8 +105,7 @@ impl Forms for RepoSpec {
             (None, None) => return Err("either `local_path` or `url` must be set".into()),
             _ => {}
         }
-        if object.path.starts_with('~') && !(object.path == "~" || object.path.starts_with("~/"))
-        {
+        if object.path.starts_with('~') && !(object.path == "~" || object.path.starts_with("~/")) {
             return Err(format!(
                 "repo path \"{}\": `~user` paths are not supported",
                 object.path
@@ -155,8 +154,18 @@ mod tests {
                 Some("git@github.com:org/repo.git"),
                 "data/repo",
             ),
-            ("https://github.com/org/repo", None, Some("https://github.com/org/repo"), "."),
-            ("git@github.com:org/repo.git", None, Some("git@github.com:org/repo.git"), "."),
+            (
+                "https://github.com/org/repo",
+                None,
+                Some("https://github.com/org/repo"),
+                ".",
+            ),
+            (
+                "git@github.com:org/repo.git",
+                None,
+                Some("git@github.com:org/repo.git"),
+                ".",
+            ),
         ];
         for (text, local, url, path) in cases {
             let repo = parse(text);

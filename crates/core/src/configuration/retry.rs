@@ -48,7 +48,10 @@ impl Forms for Retry {
         if policy.on_events.as_ref().is_some_and(Vec::is_empty) {
             return Err("`on_events` cannot be empty".into());
         }
-        if policy.duration.is_some_and(|duration| duration.as_secs() < 0) {
+        if policy
+            .duration
+            .is_some_and(|duration| duration.as_secs() < 0)
+        {
             return Err("retry `duration` cannot be negative".into());
         }
         Ok(Self::Policy(policy))

@@ -73,7 +73,10 @@ pub fn check_crontab(line: &str) -> Result<(), String> {
         ));
     }
     for (index, (text, (name, low, high))) in fields.iter().zip(CRON_FIELDS).enumerate() {
-        if !text.split(',').all(|item| check_item(item, index, low, high)) {
+        if !text
+            .split(',')
+            .all(|item| check_item(item, index, low, high))
+        {
             return Err(format!(
                 "invalid cron expression \"{line}\": bad {name} field `{text}`"
             ));
@@ -139,7 +142,14 @@ mod tests {
 
     #[test]
     fn rejects_bad_lines() {
-        for line in ["0 8 * *", "60 * * * *", "* 24 * * *", "* * 0 * *", "*/0 * * * *", "x * * * *"] {
+        for line in [
+            "0 8 * *",
+            "60 * * * *",
+            "* 24 * * *",
+            "* * 0 * *",
+            "*/0 * * * *",
+            "x * * * *",
+        ] {
             assert!(check_crontab(line).is_err(), "{line}");
         }
     }
@@ -149,7 +159,10 @@ mod tests {
         let one: Schedule = serde_json::from_str(r#"{"cron":"0 8 * * *"}"#).unwrap();
         assert_eq!(one.cron, CronSpec::One("0 8 * * *".into()));
         let many: Schedule = serde_json::from_str(r#"{"cron":["0 8 * * *"]}"#).unwrap();
-        assert_eq!(serde_json::to_string(&many).unwrap(), r#"{"cron":["0 8 * * *"]}"#);
+        assert_eq!(
+            serde_json::to_string(&many).unwrap(),
+            r#"{"cron":["0 8 * * *"]}"#
+        );
         assert!(serde_json::from_str::<Schedule>(r#"{"cron":[]}"#).is_err());
     }
 }

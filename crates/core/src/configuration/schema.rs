@@ -22,7 +22,10 @@ mod tests {
         let variants = schema["anyOf"].as_array().map_or(0, Vec::len);
         assert_eq!(variants, TYPE_NAMES.len());
         for name in TYPE_NAMES {
-            assert!(text.contains(&format!("\"{name}\"")), "{name} missing from the schema");
+            assert!(
+                text.contains(&format!("\"{name}\"")),
+                "{name} missing from the schema"
+            );
         }
     }
 }

@@ -46,8 +46,7 @@ pub struct InstanceSelectorObject {
 
 impl Forms for InstanceSelector {
     type Object = InstanceSelectorObject;
-    const EXPECTING: &'static str =
-        "an instance name, {name}, {hostname} or {fleet, instance}";
+    const EXPECTING: &'static str = "an instance name, {name}, {hostname} or {fleet, instance}";
 
     fn from_object(object: InstanceSelectorObject) -> Result<Self, String> {
         match object {
@@ -134,11 +133,16 @@ mod tests {
     #[test]
     fn selectors_by_shape() {
         let name: InstanceSelector = serde_json::from_str("\"node-1\"").unwrap();
-        assert_eq!(serde_json::to_string(&name).unwrap(), r#"{"name":"node-1"}"#);
+        assert_eq!(
+            serde_json::to_string(&name).unwrap(),
+            r#"{"name":"node-1"}"#
+        );
         let fleet: InstanceSelector =
             serde_json::from_str(r#"{"fleet":"main/f","instance":2}"#).unwrap();
         assert!(matches!(fleet, InstanceSelector::Fleet { instance: 2, .. }));
-        assert!(serde_json::from_str::<InstanceSelector>(r#"{"name":"a","hostname":"b"}"#).is_err());
+        assert!(
+            serde_json::from_str::<InstanceSelector>(r#"{"name":"a","hostname":"b"}"#).is_err()
+        );
         assert!(serde_json::from_str::<InstanceSelector>(r#"{"fleet":"f"}"#).is_err());
     }
 

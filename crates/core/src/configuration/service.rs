@@ -65,7 +65,8 @@ fn from_local_80(container_port: u16) -> ServicePort {
 
 impl Forms for ServicePort {
     type Object = ServicePortObject;
-    const EXPECTING: &'static str = "a port number, `local:container` or {local_port, container_port}";
+    const EXPECTING: &'static str =
+        "a port number, `local:container` or {local_port, container_port}";
 
     fn from_object(object: ServicePortObject) -> Result<Self, String> {
         if object.container_port == 0 || object.local_port == Some(0) {
@@ -187,7 +188,10 @@ impl ScalingSpec {
             ("scale_down_delay", self.scale_down_delay),
         ] {
             if delay.as_secs() < 0 {
-                return Err(RuleViolation::new(path.clone().key(key), "cannot be negative"));
+                return Err(RuleViolation::new(
+                    path.clone().key(key),
+                    "cannot be negative",
+                ));
             }
         }
         Ok(())
@@ -391,7 +395,9 @@ impl ServiceConfiguration {
             if set {
                 return Err(violation(
                     key,
-                    format!("top-level `{key}` is not allowed when `groups` is set, specify it in each replica group"),
+                    format!(
+                        "top-level `{key}` is not allowed when `groups` is set, specify it in each replica group"
+                    ),
                 ));
             }
         }
@@ -415,7 +421,12 @@ impl ServiceConfiguration {
                         "at most one replica group may have a `router`",
                     ));
                 }
-                if group.replicas != (Range { min: Some(1), max: Some(1) }) {
+                if group.replicas
+                    != (Range {
+                        min: Some(1),
+                        max: Some(1),
+                    })
+                {
                     return Err(RuleViolation::new(
                         path.key("replicas"),
                         "a replica group with a `router` must have `replicas: 1`",
@@ -438,14 +449,24 @@ impl ServiceConfiguration {
             ("privileged", self.privileged, group.privileged.is_some()),
             ("python", self.python.is_some(), group.python.is_some()),
             ("nvcc", self.nvcc.is_some(), group.nvcc.is_some()),
-            ("spot_policy", self.spot_policy.is_some(), group.spot_policy.is_some()),
-            ("reservation", self.reservation.is_some(), group.reservation.is_some()),
+            (
+                "spot_policy",
+                self.spot_policy.is_some(),
+                group.spot_policy.is_some(),
+            ),
+            (
+                "reservation",
+                self.reservation.is_some(),
+                group.reservation.is_some(),
+            ),
         ];
         for (key, in_service, in_group) in both {
             if in_service && in_group {
                 return Err(RuleViolation::new(
                     path.clone().key(key),
-                    format!("`{key}` is set both on the service and on a replica group, set it in one place"),
+                    format!(
+                        "`{key}` is set both on the service and on a replica group, set it in one place"
+                    ),
                 ));
             }
         }

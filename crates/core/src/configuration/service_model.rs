@@ -159,7 +159,10 @@ mod tests {
         let tgi: ServiceModel =
             serde_json::from_str(r#"{"name":"m","format":"tgi","eos_token":"</s>"}"#).unwrap();
         assert_eq!(tgi.name(), "m");
-        assert!(serde_json::from_str::<ServiceModel>(r#"{"name":"m","format":"tgi","prefix":"/x"}"#).is_err());
+        assert!(
+            serde_json::from_str::<ServiceModel>(r#"{"name":"m","format":"tgi","prefix":"/x"}"#)
+                .is_err()
+        );
         assert!(serde_json::from_str::<ServiceModel>(r#"{"name":"m","format":"grpc"}"#).is_err());
     }
 }

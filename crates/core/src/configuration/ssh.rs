@@ -205,7 +205,10 @@ impl SshParams {
         }
         for (index, host) in self.hosts.iter().enumerate() {
             if let Some(ip) = host.params().and_then(|p| p.internal_ip.as_deref()) {
-                check_private_address(ip, path.clone().key("hosts").index(index).key("internal_ip"))?;
+                check_private_address(
+                    ip,
+                    path.clone().key("hosts").index(index).key("internal_ip"),
+                )?;
             }
         }
         Ok(())

@@ -70,7 +70,8 @@ pub(crate) fn check_group_names<'a>(
         let path = FieldPath::keys(&[key]).index(index).key("name");
         let name = match name {
             Some(name) => {
-                check_group_name(name).map_err(|message| RuleViolation::new(path.clone(), message))?;
+                check_group_name(name)
+                    .map_err(|message| RuleViolation::new(path.clone(), message))?;
                 name.to_owned()
             }
             None => index.to_string(),

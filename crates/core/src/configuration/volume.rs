@@ -167,8 +167,7 @@ pub enum VolumeConfiguration {
 }
 
 /// The volume backends, as listed in error messages.
-pub const VOLUME_BACKENDS_LIST: &str =
-    "`aws`, `gcp`, `runpod`, `kubernetes`, `daytona`, `lium`";
+pub const VOLUME_BACKENDS_LIST: &str = "`aws`, `gcp`, `runpod`, `kubernetes`, `daytona`, `lium`";
 
 /// The fields every volume backend has, borrowed for their rules.
 struct VolumeCommon<'a> {
@@ -240,7 +239,11 @@ impl VolumeConfiguration {
             };
             return Err(violation(key, message));
         }
-        if existing.is_some() && common.auto_cleanup_duration.is_some_and(|d| d.0.as_secs() > 0) {
+        if existing.is_some()
+            && common
+                .auto_cleanup_duration
+                .is_some_and(|d| d.0.as_secs() > 0)
+        {
             return Err(violation(
                 "auto_cleanup_duration",
                 "an external volume cannot have a positive `auto_cleanup_duration`",
@@ -259,7 +262,11 @@ impl<'de> Deserialize<'de> for VolumeConfiguration {
         let backend = value
             .get("backend")
             .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| D::Error::custom(format!("missing field `backend`, expected one of {VOLUME_BACKENDS_LIST}")))?
+            .ok_or_else(|| {
+                D::Error::custom(format!(
+                    "missing field `backend`, expected one of {VOLUME_BACKENDS_LIST}"
+                ))
+            })?
             .to_owned();
         Self::deserialize_for_backend(&backend, value)
             .ok_or_else(|| {

@@ -156,7 +156,7 @@ impl Forms for FleetNodes {
             }
         };
         let (min, max) = match compact.split_once("..") {
-            Some((low, high)) if !high.contains("..") && !(low.is_empty() && high.is_empty()) => {
+            Some((low, high)) if !(high.contains("..") || low.is_empty() && high.is_empty()) => {
                 (bound(low)?, bound(high)?)
             }
             Some(_) => return Err(invalid().into()),

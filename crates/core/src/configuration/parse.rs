@@ -105,9 +105,8 @@ impl Parser<'_> {
         let result = serde_saphyr::with_deserializer_from_str(self.yaml, |deserializer| {
             let mut track = serde_path_to_error::Track::new();
             let tracked = serde_path_to_error::Deserializer::new(deserializer, &mut track);
-            read(tracked).map_err(|error| {
+            read(tracked).inspect_err(|_| {
                 failed_path = Some(FieldPath::from_serde_path(&track.path()));
-                error
             })
         });
         result.map_err(|error| {

@@ -214,7 +214,7 @@ pub(crate) fn check_profile_params(
 /// `max_price` must be positive.
 pub(crate) fn check_max_price(max_price: Option<f64>) -> Result<(), RuleViolation> {
     match max_price {
-        Some(price) if !(price > 0.0) => Err(RuleViolation::new(
+        Some(price) if price.is_nan() || price <= 0.0 => Err(RuleViolation::new(
             FieldPath::keys(&["max_price"]),
             format!("must be greater than 0, got {price}"),
         )),

@@ -6,22 +6,17 @@ use serde::{Deserialize, Serialize};
 use super::error::{FieldPath, RuleViolation};
 
 /// What requests are counted together.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RateLimitKey {
     /// By client IP address.
+    #[default]
     IpAddress,
     /// By the value of a request header.
     Header {
         /// The header name.
         header: String,
     },
-}
-
-impl Default for RateLimitKey {
-    fn default() -> Self {
-        Self::IpAddress
-    }
 }
 
 fn default_prefix() -> String {
@@ -74,7 +69,7 @@ pub fn check_rate_limits(limits: &[RateLimit]) -> Result<(), RuleViolation> {
                 ),
             ));
         }
-        if !(limit.rps >= 1.0 / 60.0) {
+        if limit.rps.is_nan() || limit.rps < 1.0 / 60.0 {
             return Err(RuleViolation::new(
                 at.key("rps"),
                 format!("must be at least 1/60, got {}", limit.rps),

@@ -169,7 +169,7 @@ pub struct ScalingSpec {
 
 impl ScalingSpec {
     fn check(&self, path: FieldPath) -> Result<(), RuleViolation> {
-        if !(self.target > 0.0) {
+        if self.target.is_nan() || self.target <= 0.0 {
             return Err(RuleViolation::new(
                 path.key("target"),
                 format!("must be greater than 0, got {}", self.target),

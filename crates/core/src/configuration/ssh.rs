@@ -72,7 +72,7 @@ pub enum SshHost {
     /// A hostname or IP address, with the fleet's settings.
     Hostname(String),
     /// A host with its own settings.
-    Params(SshHostParams),
+    Params(Box<SshHostParams>),
 }
 
 impl SshHost {
@@ -97,7 +97,7 @@ impl Forms for SshHost {
     const EXPECTING: &'static str = "a hostname or {hostname, port, user, identity_file, ...}";
 
     fn from_object(params: SshHostParams) -> Result<Self, String> {
-        Ok(Self::Params(params))
+        Ok(Self::Params(Box::new(params)))
     }
 
     fn from_str(value: &str) -> Result<Self, FormError> {

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod backend;
+pub mod configuration;
 pub mod duration;
 pub mod env;
 pub mod memory;

@@ -5,7 +5,9 @@
 //! own round trip); 200 bodies must deserialize and serialize back to the same JSON; 4xx
 //! bodies must deserialize into the error body.
 
-use dstack_core::api::backends::{BackendTypes, BackendYaml, BackendYamlRequest, DeleteBackendsRequest};
+use dstack_core::api::backends::{
+    BackendTypes, BackendYaml, BackendYamlRequest, DeleteBackendsRequest,
+};
 use dstack_core::api::common::{ErrorBody, NameRequest, NamesRequest};
 use dstack_core::api::events::{Event, ListEventsRequest};
 use dstack_core::api::exports::{
@@ -35,8 +37,8 @@ use dstack_core::api::repos::{
     DeleteReposRequest, GetRepoRequest, InitRepoRequest, RepoHead, RepoHeadWithCreds,
 };
 use dstack_core::api::runs::{
-    ApplyRunPlanRequest, DeleteRunsRequest, GetRunPlanRequest, GetRunRequest, ListRunsRequest,
-    Run, RunPlan, StopRunsRequest,
+    ApplyRunPlanRequest, DeleteRunsRequest, GetRunPlanRequest, GetRunRequest, ListRunsRequest, Run,
+    RunPlan, StopRunsRequest,
 };
 use dstack_core::api::secrets::{CreateOrUpdateSecretRequest, DeleteSecretsRequest, Secret};
 use dstack_core::api::server::{AuthProvider, GetNextRedirectRequest, NextRedirect, ServerInfo};
@@ -207,7 +209,9 @@ where
     if again == value {
         Ok(())
     } else {
-        Err(format!("request does not survive its round trip: {written}"))
+        Err(format!(
+            "request does not survive its round trip: {written}"
+        ))
     }
 }
 
@@ -299,9 +303,9 @@ fn path_matches(pattern: &str, path: &str) -> bool {
 }
 
 fn find_endpoint<'a>(table: &'a [Endpoint], exchange: &Exchange) -> Option<&'a Endpoint> {
-    table
-        .iter()
-        .find(|endpoint| endpoint.method == exchange.method && path_matches(endpoint.path, &exchange.path))
+    table.iter().find(|endpoint| {
+        endpoint.method == exchange.method && path_matches(endpoint.path, &exchange.path)
+    })
 }
 
 fn check_exchange(endpoint: &Endpoint, exchange: &Exchange) -> Result<(), String> {
@@ -337,11 +341,19 @@ fn every_recorded_exchange_matches_its_wire_types() {
                 None => Err("no endpoint in the table".into()),
             };
             outcome.err().map(|err| {
-                format!("line {} {} {}: {err}", exchange.line, exchange.method, exchange.path)
+                format!(
+                    "line {} {} {}: {err}",
+                    exchange.line, exchange.method, exchange.path
+                )
             })
         })
         .collect();
-    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -351,7 +363,12 @@ fn endpoint_table_has_no_duplicates() {
         let twin = table[index + 1..]
             .iter()
             .find(|other| other.method == endpoint.method && other.path == endpoint.path);
-        assert!(twin.is_none(), "{} {} listed twice", endpoint.method, endpoint.path);
+        assert!(
+            twin.is_none(),
+            "{} {} listed twice",
+            endpoint.method,
+            endpoint.path
+        );
     }
 }
 
@@ -372,5 +389,8 @@ fn a_dropped_null_field_is_reported() {
     let original = serde_json::json!({"a": null, "b": 1});
     let written = serde_json::json!({"b": 1});
     let difference = first_difference(&original, &written, "$");
-    assert_eq!(difference.as_deref(), Some("$.a: missing in serialized output"));
+    assert_eq!(
+        difference.as_deref(),
+        Some("$.a: missing in serialized output")
+    );
 }

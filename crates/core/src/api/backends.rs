@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::pending::BackendType;
+use crate::backend::BackendType;
 
 /// A backend configuration, with or without credentials, tagged by `type`.
 pub type BackendConfig = Map<String, Value>;

@@ -5,8 +5,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::common::null_as_default;
-use super::pending::{AcceleratorVendor, BackendType, FloatRange, InstanceAvailability, IntRange};
 use super::runs::RunSpec;
+use crate::backend::BackendType;
+use crate::offers::InstanceAvailability;
+use crate::range::Range;
+use crate::resources::GpuVendor;
 
 /// A key to group GPU offers by, besides the GPU itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +31,17 @@ pub enum SpotKind {
     Spot,
     /// On demand.
     OnDemand,
+}
+
+/// A range of prices per hour (`Range[float]`), only ever written by the server.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PriceRange {
+    /// The lowest price.
+    #[serde(default)]
+    pub min: Option<f64>,
+    /// The highest price.
+    #[serde(default)]
+    pub max: Option<f64>,
 }
 
 /// `gpus/list` request.
@@ -57,18 +71,18 @@ pub struct GpuGroup {
     /// GPU memory in MiB.
     pub memory_mib: u64,
     /// The vendor.
-    pub vendor: AcceleratorVendor,
+    pub vendor: GpuVendor,
     /// The availabilities seen in the group.
     pub availability: Vec<InstanceAvailability>,
     /// The spot kinds seen in the group.
     pub spot: Vec<SpotKind>,
     /// GPU counts per offer.
-    pub count: IntRange,
+    pub count: Range<u32>,
     /// Prices per hour.
-    pub price: FloatRange,
+    pub price: PriceRange,
     /// Prices of the offer as a whole.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offer_price: Option<FloatRange>,
+    pub offer_price: Option<PriceRange>,
     /// The backends, when not grouped by backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backends: Option<Vec<BackendType>>,

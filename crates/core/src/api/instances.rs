@@ -6,7 +6,9 @@ use uuid::Uuid;
 
 use super::common::{Limit, null_as_default, utc};
 use super::jobs::GpuDriverInfo;
-use super::pending::{BackendType, InstanceStatus, InstanceType};
+use super::pending::InstanceStatus;
+use crate::backend::BackendType;
+use crate::offers::InstanceType;
 
 /// The health of an instance or of one of its checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -7,12 +7,18 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Uuid4, default_true, utc};
 use super::files::FileArchiveMapping;
-use super::pending::{
-    AcceleratorVendor, BackendType, HttpHeaderSpec, InstanceOfferWithAvailability, InstanceType,
-    JobStatus, Memory, MountPoint, ProbeMethod, RegistryAuth, RepoExistsAction, Requirements,
-    RetryEvent, UtilizationPolicy,
-};
+use super::pending::JobStatus;
 use super::repos::RunRepoData;
+use crate::backend::BackendType;
+use crate::configuration::probes::{HttpHeaderSpec, ProbeMethod};
+use crate::configuration::profile::UtilizationPolicy;
+use crate::configuration::repos::RepoExistsAction;
+use crate::configuration::retry::RetryEvent;
+use crate::configuration::run::RegistryAuth;
+use crate::memory::Memory;
+use crate::mounts::MountPoint;
+use crate::offers::{InstanceOfferWithAvailability, InstanceType, Requirements};
+use crate::resources::GpuVendor;
 
 /// A job: one container of a run replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,7 +221,7 @@ pub struct ProbeSpec {
 }
 
 fn default_probe_method() -> ProbeMethod {
-    "get".into()
+    ProbeMethod::Get
 }
 
 /// One attempt at running a job.
@@ -339,7 +345,7 @@ pub struct SshConnectionParams {
 pub struct GpuDriverInfo {
     /// The GPU vendor.
     #[serde(default)]
-    pub vendor: Option<AcceleratorVendor>,
+    pub vendor: Option<GpuVendor>,
     /// The driver version.
     pub version: String,
 }

@@ -8,8 +8,10 @@ use uuid::Uuid;
 use super::common::{ApplyAction, Limit, Uuid4, default_true, null_as_default, utc};
 use super::files::FileArchiveMapping;
 use super::jobs::{Job, JobSpec, JobSubmission};
-use super::pending::{AnyRunConfiguration, InstanceOfferWithAvailability, Profile, RunStatus};
+use super::pending::RunStatus;
 use super::repos::RunRepoData;
+use crate::configuration::{AnyRunConfiguration, Profile};
+use crate::offers::InstanceOfferWithAvailability;
 
 /// What the user asked to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

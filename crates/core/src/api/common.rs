@@ -278,3 +278,159 @@ pub struct NamesRequest {
     /// The resource names.
     pub names: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{DateTime, TimeZone, Timelike, Utc};
+    use serde::{Deserialize, Serialize};
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Stamped {
+        #[serde(with = "utc")]
+        at: DateTime<Utc>,
+        #[serde(with = "utc::option", default)]
+        maybe: Option<DateTime<Utc>>,
+        #[serde(with = "utc::list", default)]
+        many: Vec<DateTime<Utc>>,
+    }
+
+    fn at(text: &str) -> DateTime<Utc> {
+        utc::parse(text).expect("valid datetime")
+    }
+
+    #[test]
+    fn datetimes_are_written_with_microseconds_and_z() {
+        let value = at("2026-11-23T06:33:53.994833Z");
+        assert_eq!(utc::format(&value), "2026-11-23T06:33:53.994833Z");
+        let padded = at("2026-11-23T06:40:00.123Z");
+        assert_eq!(utc::format(&padded), "2026-11-23T06:40:00.123000Z");
+    }
+
+    #[test]
+    fn whole_seconds_are_written_without_a_fraction() {
+        let value = Utc
+            .with_ymd_and_hms(2026, 11, 23, 6, 40, 0)
+            .single()
+            .expect("valid date");
+        assert_eq!(utc::format(&value), "2026-11-23T06:40:00Z");
+    }
+
+    #[test]
+    fn nanoseconds_are_truncated_to_microseconds() {
+        let value = at("2026-11-23T06:40:00Z")
+            .with_nanosecond(123_456_789)
+            .expect("valid nanos");
+        assert_eq!(utc::format(&value), "2026-11-23T06:40:00.123456Z");
+    }
+
+    #[test]
+    fn other_offsets_are_converted_to_utc() {
+        let value = at("2026-11-23T08:33:53.5+02:00");
+        assert_eq!(utc::format(&value), "2026-11-23T06:33:53.500000Z");
+    }
+
+    #[test]
+    fn naive_datetimes_are_rejected() {
+        let body = json!({"at": "2026-11-23T06:33:53.994833"});
+        let err = serde_json::from_value::<Stamped>(body).expect_err("no offset");
+        assert!(err.to_string().contains("invalid datetime"), "{err}");
+    }
+
+    #[test]
+    fn optional_and_listed_datetimes_round_trip() {
+        let body = json!({
+            "at": "2026-11-23T06:33:53.994833Z",
+            "maybe": null,
+            "many": ["2026-11-23T06:33:54.000001Z", "2026-11-23T06:33:55Z"],
+        });
+        let stamped: Stamped = serde_json::from_value(body.clone()).expect("valid body");
+        assert_eq!(stamped.maybe, None);
+        assert_eq!(stamped.many.len(), 2);
+        assert_eq!(serde_json::to_value(&stamped).expect("serializes"), body);
+    }
+
+    #[test]
+    fn uuid4_accepts_version_4_only() {
+        let v4 = "3e6b55b7-895e-4f26-a3a2-897bbdcdc9bd";
+        let parsed: Uuid4 = serde_json::from_value(json!(v4)).expect("a v4 uuid");
+        assert_eq!(parsed.to_string(), v4);
+
+        let v7 = Uuid::from_u128(0x0190_1234_5678_7abc_8def_0123_4567_89ab);
+        let err = serde_json::from_value::<Uuid4>(json!(v7.to_string())).expect_err("a v7 uuid");
+        assert!(err.to_string().contains("is not version 4"), "{err}");
+        assert_eq!(Uuid4::try_from(v7), Err(NotVersion4(v7)));
+    }
+
+    #[test]
+    fn fresh_ids_are_version_4() {
+        let id = Uuid4::new_random();
+        assert_eq!(id.as_uuid().get_version_num(), 4);
+        assert_ne!(id, Uuid4::new_random());
+    }
+
+    #[test]
+    fn business_errors_have_only_msg_and_code() {
+        let body = ErrorBody::business(ErrorCode::ResourceNotExists, "Run not found");
+        assert_eq!(
+            serde_json::to_value(&body).expect("serializes"),
+            json!({"detail": [{"msg": "Run not found", "code": "resource_not_exists"}]})
+        );
+    }
+
+    #[test]
+    fn every_error_body_shape_is_read() {
+        let single: ErrorBody =
+            serde_json::from_value(json!({"detail": {"msg": "Not found", "code": null}}))
+                .expect("object detail");
+        assert!(matches!(
+            single.detail,
+            ErrorDetail::Single(ErrorItem { code: None, .. })
+        ));
+
+        let text: ErrorBody =
+            serde_json::from_value(json!({"detail": "Not authenticated"})).expect("text detail");
+        assert_eq!(text.detail, ErrorDetail::Text("Not authenticated".into()));
+
+        let validation: ErrorBody = serde_json::from_value(json!({"detail": [{
+            "type": "missing", "loc": ["body"], "msg": "Field required", "input": null
+        }]}))
+        .expect("422 detail");
+        let ErrorDetail::List(items) = validation.detail else {
+            panic!("expected a list");
+        };
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            items.first().map(|item| item.msg.as_str()),
+            Some("Field required")
+        );
+    }
+
+    #[test]
+    fn unknown_error_codes_are_rejected() {
+        let body = json!({"detail": [{"msg": "x", "code": "teapot"}]});
+        assert!(serde_json::from_value::<ErrorBody>(body).is_err());
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Page {
+        #[serde(default, deserialize_with = "null_as_default")]
+        limit: Limit<100>,
+        #[serde(default, deserialize_with = "null_as_default")]
+        ascending: bool,
+    }
+
+    #[test]
+    fn absent_and_null_limits_take_the_default() {
+        let absent: Page = serde_json::from_value(json!({})).expect("empty body");
+        assert_eq!((absent.limit, absent.ascending), (Limit(100), false));
+        let null: Page =
+            serde_json::from_value(json!({"limit": null, "ascending": null})).expect("null fields");
+        assert_eq!((null.limit, null.ascending), (Limit(100), false));
+        let given: Page =
+            serde_json::from_value(json!({"limit": 5, "ascending": true})).expect("given fields");
+        assert_eq!((given.limit, given.ascending), (Limit(5), true));
+    }
+}

@@ -103,3 +103,23 @@ pub struct GpuGroups {
     /// The groups.
     pub gpus: Vec<GpuGroup>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn gpu_groups_leave_out_null_fields() {
+        let body = json!({
+            "name": "A100", "memory_mib": 81920, "vendor": "nvidia",
+            "availability": ["available"], "spot": ["on-demand"],
+            "count": {"min": 1, "max": 8}, "price": {"min": 1.5, "max": 12.0},
+            "backend": "aws",
+        });
+        let group: GpuGroup = serde_json::from_value(body.clone()).expect("gpu group");
+        assert_eq!(group.backends, None);
+        assert_eq!(serde_json::to_value(&group).expect("serializes"), body);
+    }
+}

@@ -439,3 +439,41 @@ pub struct JobConnectionInfo {
     #[serde(default)]
     pub sshproxy_upstream_id: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn runtime_ports_are_keyed_by_port_strings() {
+        let body = json!({
+            "network_mode": "bridge", "gpu": null, "cpu": 2.0, "memory": 8.0,
+            "ports": {"10022": 32768}, "volume_names": null, "offer": null,
+            "working_dir": null, "username": null,
+        });
+        let data: JobRuntimeData = serde_json::from_value(body.clone()).expect("runtime data");
+        assert_eq!(
+            data.ports.as_ref().and_then(|ports| ports.get(&10022)),
+            Some(&32768)
+        );
+        assert_eq!(serde_json::to_value(&data).expect("serializes"), body);
+    }
+
+    #[test]
+    fn submissions_need_a_version_4_id() {
+        let body = |id: &str| {
+            json!({
+                "id": id, "submission_num": 0, "submitted_at": "2026-11-23T06:34:34.096331Z",
+                "last_processed_at": "2026-11-23T06:34:39.330480Z", "status": "submitted",
+            })
+        };
+        let submission: JobSubmission =
+            serde_json::from_value(body("d112fafe-4352-498a-860d-84493c7b1748")).expect("v4 id");
+        assert!(submission.probes.is_empty());
+        assert_eq!(submission.status_message, "");
+        let v1 = body("d112fafe-4352-118a-860d-84493c7b1748");
+        assert!(serde_json::from_value::<JobSubmission>(v1).is_err());
+    }
+}

@@ -27,3 +27,65 @@ pub mod server;
 pub mod sshproxy;
 pub mod users;
 pub mod volumes;
+
+#[cfg(test)]
+mod wire_names {
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use super::common::{ApplyAction, ErrorCode};
+    use super::gpus::{GpuGroupBy, SpotKind};
+    use super::instances::HealthStatus;
+    use super::jobs::NetworkMode;
+    use super::logs::LogEventSource;
+    use super::projects::ProjectRole;
+    use super::users::GlobalRole;
+
+    fn assert_wire_name<T>(value: T, name: &str)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let json = serde_json::Value::String(name.to_owned());
+        assert_eq!(
+            serde_json::to_value(&value).ok(),
+            Some(json.clone()),
+            "{value:?}"
+        );
+        assert_eq!(
+            serde_json::from_value::<T>(json).ok(),
+            Some(value),
+            "{name}"
+        );
+    }
+
+    /// Checks each variant's wire name both ways, and that an unknown name is refused.
+    macro_rules! wire_names {
+        ($($enum:ident { $($variant:ident => $name:literal),+ $(,)? })+) => {$(
+            $(assert_wire_name($enum::$variant, $name);)+
+            assert!(serde_json::from_str::<$enum>("\"no-such-value\"").is_err());
+        )+};
+    }
+
+    #[test]
+    fn enums_use_dstack_wire_names() {
+        wire_names! {
+            GlobalRole { Admin => "admin", User => "user" }
+            ProjectRole { Admin => "admin", Manager => "manager", User => "user" }
+            ApplyAction { Create => "create", Update => "update" }
+            ErrorCode {
+                Error => "error",
+                ResourceExists => "resource_exists",
+                ResourceNotExists => "resource_not_exists",
+                InvalidCredentials => "invalid_credentials",
+                BackendNotAvailable => "backend_not_available",
+                RepoDoesNotExist => "repo_does_not_exist",
+                GatewayError => "gateway_error",
+            }
+            HealthStatus { Healthy => "healthy", Warning => "warning", Failure => "failure" }
+            NetworkMode { Host => "host", Bridge => "bridge" }
+            LogEventSource { Stdout => "stdout", Stderr => "stderr" }
+            SpotKind { Spot => "spot", OnDemand => "on-demand" }
+            GpuGroupBy { Backend => "backend", Region => "region", Count => "count" }
+        }
+    }
+}

@@ -176,3 +176,22 @@ pub struct UpdateProjectRequest {
     #[serde(default, deserialize_with = "null_as_default")]
     pub reset_templates_repo: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_list_request_matches_the_default() {
+        let request: ListProjectsRequest = serde_json::from_str("{}").expect("empty object");
+        assert_eq!(request, ListProjectsRequest::default());
+        assert!(request.include_not_joined);
+    }
+
+    #[test]
+    fn the_member_secret_permission_defaults_to_false() {
+        let permissions: MemberPermissions =
+            serde_json::from_str(r#"{"can_manage_ssh_fleets": true}"#).expect("old server body");
+        assert!(!permissions.can_manage_secrets);
+    }
+}

@@ -119,3 +119,26 @@ pub struct UploadCodeQuery {
     /// The repo the code belongs to.
     pub repo_id: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn repo_data_is_tagged_by_repo_type() {
+        assert_eq!(
+            serde_json::to_value(RunRepoData::Virtual).expect("serializes"),
+            json!({"repo_type": "virtual"})
+        );
+        let remote: RunRepoData = serde_json::from_value(json!({
+            "repo_type": "remote", "repo_name": "github.com/org/repo", "repo_branch": "main",
+            "repo_hash": null, "repo_config_name": null, "repo_config_email": null,
+        }))
+        .expect("remote repo data");
+        assert!(matches!(remote, RunRepoData::Remote { ref repo_branch, .. }
+            if repo_branch.as_deref() == Some("main")));
+        assert!(serde_json::from_value::<RepoInfo>(json!({"repo_type": "svn"})).is_err());
+    }
+}

@@ -167,3 +167,45 @@ pub struct DeletePublicKeysRequest {
     /// The key ids.
     pub ids: Vec<Uuid>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn user_json(name: &str) -> serde_json::Value {
+        json!({
+            "id": "2a5fee57-e8f8-4a17-8f0a-3c086e605623", "username": name,
+            "created_at": "2026-11-23T06:36:19.153292Z", "global_role": "user", "email": null,
+            "active": true, "permissions": {"can_create_projects": true}, "ssh_public_key": null,
+        })
+    }
+
+    #[test]
+    fn user_lists_are_read_in_both_forms() {
+        let bare: UsersList = serde_json::from_value(json!([user_json("bob")])).expect("bare");
+        assert!(matches!(&bare, UsersList::Bare(users) if users.len() == 1));
+        let counted: UsersList =
+            serde_json::from_value(json!({"total_count": 2, "users": [user_json("bob")]}))
+                .expect("counted");
+        assert!(matches!(counted, UsersList::Counted { total_count: 2, .. }));
+    }
+
+    #[test]
+    fn an_empty_list_request_takes_every_default() {
+        let request: ListUsersRequest = serde_json::from_str("{}").expect("empty object");
+        assert_eq!(request, ListUsersRequest::default());
+        assert_eq!(request.limit.0, 2000);
+    }
+
+    #[test]
+    fn creds_sit_beside_the_user_fields() {
+        let mut body = user_json("carol");
+        body["creds"] = json!({"token": "t"});
+        body["ssh_private_key"] = json!(null);
+        let user: UserWithCreds = serde_json::from_value(body.clone()).expect("user with creds");
+        assert_eq!(user.user.username, "carol");
+        assert_eq!(serde_json::to_value(&user).expect("serializes"), body);
+    }
+}

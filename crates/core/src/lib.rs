@@ -14,3 +14,4 @@ pub mod offers;
 pub mod ports;
 pub mod range;
 pub mod resources;
+pub mod status;

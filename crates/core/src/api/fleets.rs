@@ -6,10 +6,10 @@ use uuid::Uuid;
 
 use super::common::{ApplyAction, Limit, NamesRequest, null_as_default, utc};
 use super::instances::Instance;
-use super::pending::FleetStatus;
 use crate::configuration::Profile;
 use crate::configuration::fleet::FleetConfiguration;
 use crate::offers::InstanceOfferWithAvailability;
+use crate::status::FleetStatus;
 
 /// What the user asked for in a fleet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

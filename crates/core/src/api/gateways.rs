@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::common::{ApplyAction, NameRequest, NamesRequest, null_as_default, utc};
-use super::pending::{GatewayReplicaStatus, GatewayStatus};
 use crate::backend::BackendType;
 use crate::configuration::gateway::GatewayConfiguration;
+use crate::status::{GatewayReplicaStatus, GatewayStatus};
 
 /// A gateway.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

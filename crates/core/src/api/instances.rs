@@ -6,22 +6,9 @@ use uuid::Uuid;
 
 use super::common::{Limit, null_as_default, utc};
 use super::jobs::GpuDriverInfo;
-use super::pending::InstanceStatus;
 use crate::backend::BackendType;
 use crate::offers::InstanceType;
-
-/// The health of an instance or of one of its checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HealthStatus {
-    /// All is well.
-    #[default]
-    Healthy,
-    /// Something needs attention.
-    Warning,
-    /// The instance is failing.
-    Failure,
-}
+use crate::status::{HealthStatus, InstanceStatus, InstanceTerminationReason};
 
 /// An instance of a fleet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,11 +45,11 @@ pub struct Instance {
     #[serde(default)]
     pub unreachable: bool,
     /// The result of the last health checks.
-    #[serde(default)]
+    #[serde(default = "healthy")]
     pub health_status: HealthStatus,
     /// Why it was terminated.
     #[serde(default)]
-    pub termination_reason: Option<String>,
+    pub termination_reason: Option<InstanceTerminationReason>,
     /// The human explanation of `termination_reason`.
     #[serde(default)]
     pub termination_reason_message: Option<String>,
@@ -90,6 +77,10 @@ pub struct Instance {
     /// The GPU driver.
     #[serde(default)]
     pub gpu_driver: Option<GpuDriverInfo>,
+}
+
+fn healthy() -> HealthStatus {
+    HealthStatus::Healthy
 }
 
 /// `POST /api/instances/list` request.

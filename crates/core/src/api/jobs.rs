@@ -7,18 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{Uuid4, default_true, utc};
 use super::files::FileArchiveMapping;
-use super::pending::JobStatus;
 use super::repos::RunRepoData;
 use crate::backend::BackendType;
 use crate::configuration::probes::{HttpHeaderSpec, ProbeMethod};
 use crate::configuration::profile::UtilizationPolicy;
 use crate::configuration::repos::RepoExistsAction;
-use crate::configuration::retry::RetryEvent;
 use crate::configuration::run::RegistryAuth;
 use crate::memory::Memory;
 use crate::mounts::MountPoint;
 use crate::offers::{InstanceOfferWithAvailability, InstanceType, Requirements};
 use crate::resources::GpuVendor;
+use crate::status::{JobStatus, JobTerminationReason, RetryEvent};
 
 /// A job: one container of a run replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -253,7 +252,7 @@ pub struct JobSubmission {
     pub status_message: String,
     /// Why the job ended.
     #[serde(default)]
-    pub termination_reason: Option<String>,
+    pub termination_reason: Option<JobTerminationReason>,
     /// The human explanation of `termination_reason`.
     #[serde(default)]
     pub termination_reason_message: Option<String>,

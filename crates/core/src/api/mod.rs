@@ -3,8 +3,8 @@
 //! One module per resource group. Every response type serializes to exactly the JSON the
 //! reference server sends (every field present, `null` where null); every request type reads
 //! leniently (unknown fields ignored, defaults for absent fields) and writes every field, as
-//! the CLI does. `common` holds the datetime helper, ids and error bodies; `pending` holds
-//! stand-ins for types other modules of the crate will provide.
+//! the CLI does. `common` holds the datetime helper, ids and error bodies; the statuses,
+//! configurations, resources and offers inside these models are the crate's own types.
 
 pub mod backends;
 pub mod common;
@@ -18,7 +18,6 @@ pub mod instances;
 pub mod jobs;
 pub mod logs;
 pub mod metrics;
-pub mod pending;
 pub mod projects;
 pub mod repos;
 pub mod runs;
@@ -35,7 +34,6 @@ mod wire_names {
 
     use super::common::{ApplyAction, ErrorCode};
     use super::gpus::{GpuGroupBy, SpotKind};
-    use super::instances::HealthStatus;
     use super::jobs::NetworkMode;
     use super::logs::LogEventSource;
     use super::projects::ProjectRole;
@@ -81,7 +79,6 @@ mod wire_names {
                 RepoDoesNotExist => "repo_does_not_exist",
                 GatewayError => "gateway_error",
             }
-            HealthStatus { Healthy => "healthy", Warning => "warning", Failure => "failure" }
             NetworkMode { Host => "host", Bridge => "bridge" }
             LogEventSource { Stdout => "stdout", Stderr => "stderr" }
             SpotKind { Spot => "spot", OnDemand => "on-demand" }

@@ -8,10 +8,10 @@ use uuid::Uuid;
 use super::common::{ApplyAction, Limit, Uuid4, default_true, null_as_default, utc};
 use super::files::FileArchiveMapping;
 use super::jobs::{Job, JobSpec, JobSubmission};
-use super::pending::RunStatus;
 use super::repos::RunRepoData;
 use crate::configuration::{AnyRunConfiguration, Profile};
 use crate::offers::InstanceOfferWithAvailability;
+use crate::status::{RunStatus, RunTerminationReason};
 
 /// What the user asked to run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -109,7 +109,7 @@ pub struct Run {
     pub status_message: String,
     /// Why the run ended.
     #[serde(default)]
-    pub termination_reason: Option<String>,
+    pub termination_reason: Option<RunTerminationReason>,
     /// What was asked.
     pub run_spec: RunSpec,
     /// The jobs, by replica and job number.

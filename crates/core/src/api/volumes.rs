@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::common::{Limit, NameRequest, NamesRequest, default_true, null_as_default, utc};
-use super::pending::VolumeStatus;
 use crate::backend::BackendType;
 use crate::configuration::volume::VolumeConfiguration;
+use crate::status::VolumeStatus;
 
 /// A network volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -6,7 +6,7 @@
 //! bodies must deserialize into the error body.
 
 use dstack_core::api::backends::{
-    BackendTypes, BackendYaml, BackendYamlRequest, DeleteBackendsRequest,
+    BackendConfig, BackendTypes, BackendYaml, BackendYamlRequest, DeleteBackendsRequest,
 };
 use dstack_core::api::common::{ErrorBody, NameRequest, NamesRequest};
 use dstack_core::api::events::{Event, ListEventsRequest};
@@ -41,8 +41,12 @@ use dstack_core::api::runs::{
     RunPlan, StopRunsRequest,
 };
 use dstack_core::api::secrets::{CreateOrUpdateSecretRequest, DeleteSecretsRequest, Secret};
-use dstack_core::api::server::{AuthProvider, GetNextRedirectRequest, NextRedirect, ServerInfo};
+use dstack_core::api::server::{
+    AuthCallbackRequest, AuthProvider, AuthorizationUrl, AuthorizeRequest, GetNextRedirectRequest,
+    HealthcheckStatus, NextRedirect, ServerInfo,
+};
 use dstack_core::api::sshproxy::{GetUpstreamRequest, Upstream};
+use dstack_core::api::templates::UiTemplate;
 use dstack_core::api::users::{
     AddPublicKeyRequest, CreateUserRequest, DeletePublicKeysRequest, DeleteUsersRequest,
     ListUsersRequest, PublicKeyInfo, User, UserWithCreds, UsernameRequest, UsersList,
@@ -105,7 +109,10 @@ fn endpoints() -> Vec<Endpoint> {
     vec![
         endpoint!(POST "/api/server/get_info", - => ServerInfo),
         endpoint!(POST "/api/auth/list_providers", - => Vec<AuthProvider>),
+        endpoint!(GET "/healthcheck", - => HealthcheckStatus),
         endpoint!(POST "/api/auth/get_next_redirect", GetNextRedirectRequest => NextRedirect),
+        endpoint!(POST "/api/auth/{provider}/authorize", AuthorizeRequest => AuthorizationUrl),
+        endpoint!(POST "/api/auth/{provider}/callback", AuthCallbackRequest => UserWithCreds),
         // users
         endpoint!(POST "/api/users/list", optional ListUsersRequest => UsersList),
         endpoint!(POST "/api/users/get_my_user", - => UserWithCreds),
@@ -130,7 +137,10 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint!(POST "/api/projects/{p}/update", UpdateProjectRequest => Project),
         // backends
         endpoint!(POST "/api/backends/list_types", - => BackendTypes),
+        endpoint!(POST "/api/project/{p}/backends/create", BackendConfig => BackendConfig),
+        endpoint!(POST "/api/project/{p}/backends/update", BackendConfig => BackendConfig),
         endpoint!(POST "/api/project/{p}/backends/delete", DeleteBackendsRequest => ()),
+        endpoint!(POST "/api/project/{p}/backends/{b}/config_info", - => BackendConfig),
         endpoint!(POST "/api/project/{p}/backends/create_yaml", BackendYamlRequest => ()),
         endpoint!(POST "/api/project/{p}/backends/update_yaml", BackendYamlRequest => ()),
         endpoint!(POST "/api/project/{p}/backends/{b}/get_yaml", - => BackendYaml),
@@ -194,6 +204,7 @@ fn endpoints() -> Vec<Endpoint> {
         endpoint!(POST "/api/project/{p}/exports/list", - => ExportsList),
         endpoint!(POST "/api/project/{p}/imports/list", - => ImportsList),
         endpoint!(POST "/api/project/{p}/imports/delete", DeleteImportRequest => ()),
+        endpoint!(POST "/api/project/{p}/templates/list", - => Vec<UiTemplate>),
         endpoint!(POST "/api/sshproxy/get_upstream", GetUpstreamRequest => Upstream),
     ]
 }

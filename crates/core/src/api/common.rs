@@ -8,6 +8,7 @@
 
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
@@ -248,6 +249,26 @@ impl<const DEFAULT: u32> Default for Limit<DEFAULT> {
     fn default() -> Self {
         Self(DEFAULT)
     }
+}
+
+/// Keyset pagination by creation time (api.md §1.8), flattened into list requests.
+///
+/// Newest first: the next page holds items created before `prev_created_at`, or at that time
+/// with an id after `prev_id`; ascending reverses both orders.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreatedAtPage<const LIMIT: u32> {
+    /// The `created_at` of the last item of the previous page.
+    #[serde(with = "utc::option", default)]
+    pub prev_created_at: Option<DateTime<Utc>>,
+    /// The id of the last item of the previous page.
+    #[serde(default)]
+    pub prev_id: Option<Uuid>,
+    /// The page size.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub limit: Limit<LIMIT>,
+    /// Oldest first instead of newest first.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ascending: bool,
 }
 
 /// Reads `null` as the field's default, for request fields that the reference server gives a

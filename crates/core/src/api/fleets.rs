@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::common::{ApplyAction, Limit, NamesRequest, null_as_default, utc};
+use super::common::{ApplyAction, CreatedAtPage, NamesRequest, null_as_default, utc};
 use super::instances::Instance;
 use crate::configuration::Profile;
 use crate::configuration::fleet::FleetConfiguration;
@@ -88,18 +88,9 @@ pub struct ListFleetsRequest {
     /// Include fleets imported through exports.
     #[serde(default, deserialize_with = "null_as_default")]
     pub include_imported: bool,
-    /// The `created_at` of the last fleet of the previous page.
-    #[serde(with = "utc::option", default)]
-    pub prev_created_at: Option<DateTime<Utc>>,
-    /// The id of the last fleet of the previous page.
-    #[serde(default)]
-    pub prev_id: Option<Uuid>,
-    /// The page size, 0 to 100.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub limit: Limit<100>,
-    /// Oldest first instead of newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub ascending: bool,
+    /// The page, by creation time.
+    #[serde(flatten)]
+    pub page: CreatedAtPage<100>,
 }
 
 /// `POST /api/project/{p}/fleets/list` request; the body may be absent.

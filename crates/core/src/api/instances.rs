@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::common::{Limit, null_as_default, utc};
+use super::common::{CreatedAtPage, null_as_default, utc};
 use super::jobs::GpuDriverInfo;
 use crate::backend::BackendType;
 use crate::offers::InstanceType;
@@ -98,18 +98,9 @@ pub struct ListInstancesRequest {
     /// Include instances of imported fleets.
     #[serde(default, deserialize_with = "null_as_default")]
     pub include_imported: bool,
-    /// The `created` of the last instance of the previous page.
-    #[serde(with = "utc::option", default)]
-    pub prev_created_at: Option<DateTime<Utc>>,
-    /// The id of the last instance of the previous page.
-    #[serde(default)]
-    pub prev_id: Option<Uuid>,
-    /// The page size.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub limit: Limit<1000>,
-    /// Oldest first instead of newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub ascending: bool,
+    /// The page, by creation time.
+    #[serde(flatten)]
+    pub page: CreatedAtPage<1000>,
 }
 
 /// `instances/get` request.

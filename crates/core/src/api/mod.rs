@@ -24,6 +24,7 @@ pub mod runs;
 pub mod secrets;
 pub mod server;
 pub mod sshproxy;
+pub mod templates;
 pub mod users;
 pub mod volumes;
 

@@ -2,10 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::backends::BackendInfo;
-use super::common::{Limit, Uuid4, default_true, null_as_default, utc};
+use super::common::{CreatedAtPage, Uuid4, default_true, null_as_default, utc};
 use super::users::User;
 
 /// A member's role in a project.
@@ -77,18 +76,9 @@ pub struct ListProjectsRequest {
     /// A case-insensitive substring of the project name.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// The `created_at` of the last project of the previous page.
-    #[serde(with = "utc::option", default)]
-    pub prev_created_at: Option<DateTime<Utc>>,
-    /// The id of the last project of the previous page.
-    #[serde(default)]
-    pub prev_id: Option<Uuid>,
-    /// The page size.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub limit: Limit<2000>,
-    /// Oldest first instead of newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub ascending: bool,
+    /// The page, by creation time.
+    #[serde(flatten)]
+    pub page: CreatedAtPage<2000>,
 }
 
 impl Default for ListProjectsRequest {
@@ -97,10 +87,7 @@ impl Default for ListProjectsRequest {
             include_not_joined: true,
             return_total_count: false,
             name_pattern: None,
-            prev_created_at: None,
-            prev_id: None,
-            limit: Limit::default(),
-            ascending: false,
+            page: CreatedAtPage::default(),
         }
     }
 }

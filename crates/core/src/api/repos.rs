@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::common::null_as_default;
+
 /// The repo of a run, tagged by `repo_type`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "repo_type", rename_all = "snake_case")]
@@ -90,7 +92,7 @@ pub struct GetRepoRequest {
     /// The repo id.
     pub repo_id: String,
     /// Whether to return the caller's creds.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub include_creds: bool,
 }
 

@@ -42,3 +42,33 @@ pub struct NextRedirect {
     #[serde(default)]
     pub redirect_url: Option<String>,
 }
+
+/// `POST /api/auth/{provider}/authorize` request (SSO plugins only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    /// The CLI's local callback port, 1 to 65535.
+    #[serde(default)]
+    pub local_port: Option<u16>,
+    /// The server URL as the browser sees it.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+/// `POST /api/auth/{provider}/authorize` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationUrl {
+    /// Where the browser logs in.
+    pub authorization_url: String,
+}
+
+/// `POST /api/auth/{provider}/callback` request; answered with `UserWithCreds`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthCallbackRequest {
+    /// The provider's authorization code.
+    pub code: String,
+    /// The state token; it must match the `oauth-state` cookie.
+    pub state: String,
+    /// The server URL as the browser sees it.
+    #[serde(default)]
+    pub base_url: Option<String>,
+}

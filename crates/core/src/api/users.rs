@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::common::{Limit, Uuid4, default_true, null_as_default, utc};
+use super::common::{CreatedAtPage, Uuid4, default_true, null_as_default, utc};
 
 /// A user's server-wide role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,18 +76,9 @@ pub struct ListUsersRequest {
     /// A case-insensitive substring of the user name.
     #[serde(default)]
     pub name_pattern: Option<String>,
-    /// The `created_at` of the last user of the previous page.
-    #[serde(with = "utc::option", default)]
-    pub prev_created_at: Option<DateTime<Utc>>,
-    /// The id of the last user of the previous page.
-    #[serde(default)]
-    pub prev_id: Option<Uuid>,
-    /// The page size.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub limit: Limit<2000>,
-    /// Oldest first instead of newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub ascending: bool,
+    /// The page, by creation time.
+    #[serde(flatten)]
+    pub page: CreatedAtPage<2000>,
 }
 
 /// `POST /api/users/list` response: the form depends on `return_total_count`.
@@ -196,7 +187,7 @@ mod tests {
     fn an_empty_list_request_takes_every_default() {
         let request: ListUsersRequest = serde_json::from_str("{}").expect("empty object");
         assert_eq!(request, ListUsersRequest::default());
-        assert_eq!(request.limit.0, 2000);
+        assert_eq!(request.page.limit.0, 2000);
     }
 
     #[test]

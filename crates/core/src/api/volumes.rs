@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::common::{Limit, NameRequest, NamesRequest, default_true, null_as_default, utc};
+use super::common::{CreatedAtPage, NameRequest, NamesRequest, default_true, null_as_default, utc};
 use crate::backend::BackendType;
 use crate::configuration::volume::VolumeConfiguration;
 use crate::status::VolumeStatus;
@@ -126,18 +126,9 @@ pub struct ListVolumesRequest {
     /// Leave out deleted volumes.
     #[serde(default, deserialize_with = "null_as_default")]
     pub only_active: bool,
-    /// The `created_at` of the last volume of the previous page.
-    #[serde(with = "utc::option", default)]
-    pub prev_created_at: Option<DateTime<Utc>>,
-    /// The id of the last volume of the previous page.
-    #[serde(default)]
-    pub prev_id: Option<Uuid>,
-    /// The page size.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub limit: Limit<100>,
-    /// Oldest first instead of newest first.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub ascending: bool,
+    /// The page, by creation time.
+    #[serde(flatten)]
+    pub page: CreatedAtPage<100>,
 }
 
 /// `volumes/get` request.

@@ -150,3 +150,36 @@ pub struct DeleteFleetInstancesRequest {
     /// The instances to remove.
     pub instance_nums: Vec<u32>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_page_fields_sit_beside_the_filters() {
+        let body = json!({
+            "project_name": "main", "only_active": true, "include_imported": false,
+            "prev_created_at": "2026-11-23T08:35:10.654460+02:00",
+            "prev_id": "74ae6a55-8ef9-498b-9923-6bcd84da83c5", "limit": 5, "ascending": true,
+        });
+        let request: ListFleetsRequest = serde_json::from_value(body).expect("list request");
+        assert_eq!(request.page.limit.0, 5);
+        assert!(request.page.ascending);
+        let written = serde_json::to_value(&request).expect("serializes");
+        assert_eq!(
+            written["prev_created_at"],
+            json!("2026-11-23T06:35:10.654460Z")
+        );
+        assert_eq!(written["limit"], json!(5));
+    }
+
+    #[test]
+    fn a_missing_page_takes_the_default_limit() {
+        let request: ListFleetsRequest =
+            serde_json::from_value(json!({"limit": null})).expect("list request");
+        assert_eq!(request, ListFleetsRequest::default());
+        assert_eq!(request.page.limit.0, 100);
+    }
+}

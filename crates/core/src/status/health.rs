@@ -20,3 +20,18 @@ impl HealthStatus {
         !matches!(self, Self::Failure)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::test_support::assert_members;
+
+    #[test]
+    fn only_failure_keeps_jobs_away() {
+        assert_members(
+            HealthStatus::ALL,
+            &[HealthStatus::Healthy, HealthStatus::Warning],
+            HealthStatus::accepts_jobs,
+        );
+    }
+}

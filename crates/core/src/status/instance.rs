@@ -120,3 +120,57 @@ impl InstanceTerminationReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::test_support::{assert_members, assert_messages, assert_transitions};
+    use InstanceStatus::*;
+
+    /// lifecycle.md §1.3, instance transitions.
+    const ALLOWED: &[(InstanceStatus, InstanceStatus)] = &[
+        (Pending, Provisioning),
+        (Pending, Idle),
+        (Pending, Terminating),
+        (Pending, Terminated),
+        (Provisioning, Idle),
+        (Provisioning, Busy),
+        (Provisioning, Terminating),
+        (Idle, Busy),
+        (Idle, Terminating),
+        (Busy, Idle),
+        (Busy, Terminating),
+        (Terminating, Terminated),
+    ];
+
+    #[test]
+    fn available_means_idle_or_busy() {
+        assert_members(
+            InstanceStatus::ALL,
+            &[Idle, Busy],
+            InstanceStatus::is_available,
+        );
+    }
+
+    #[test]
+    fn finished_means_terminating_or_terminated() {
+        assert_members(
+            InstanceStatus::ALL,
+            &[Terminating, Terminated],
+            InstanceStatus::is_finished,
+        );
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        assert_transitions(InstanceStatus::ALL, ALLOWED);
+    }
+
+    #[test]
+    fn every_reason_has_its_own_message() {
+        assert_messages(
+            InstanceTerminationReason::ALL,
+            InstanceTerminationReason::message,
+        );
+    }
+}

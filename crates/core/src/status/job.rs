@@ -93,7 +93,7 @@ wire_enum! {
         PortsBindingFailed = "ports_binding_failed",
         /// The image could not be pulled or the container could not be created.
         CreatingContainerError = "creating_container_error",
-        /// The runner failed to prepare the job (user, working directory, files).
+        /// The shim or runner failed to prepare the job (GPUs, mounts, user, working directory).
         ExecutorError = "executor_error",
         /// The job ran longer than its `max_duration`.
         MaxDurationExceeded = "max_duration_exceeded",
@@ -140,6 +140,27 @@ impl JobTerminationReason {
                 JobStatus::Failed => Some(RetryEvent::Error),
                 _ => None,
             },
+        }
+    }
+
+    /// The reason for a job whose runner or shim reported it `failed` or `terminated`. Agents
+    /// may leave the reason empty (a command's non-zero exit) or send one we do not know; both
+    /// mean the container exited with an error.
+    pub fn from_agent_report(reason: &str) -> Self {
+        reason
+            .trim()
+            .to_ascii_lowercase()
+            .parse()
+            .unwrap_or(Self::ContainerExitedWithError)
+    }
+
+    /// The reason for a job whose instance stopped answering while the job ran. A spot
+    /// instance that goes silent is taken as interrupted, which has its own retry event.
+    pub const fn for_lost_instance(spot: bool) -> Self {
+        if spot {
+            Self::InterruptedByNoCapacity
+        } else {
+            Self::InstanceUnreachable
         }
     }
 
@@ -197,8 +218,9 @@ impl JobTerminationReason {
                  time window; check that the job uses its GPUs, or relax the policy"
             }
             Self::ContainerExitedWithError => {
-                "the job's commands, or the repository setup, exited with an error; see the \
-                 exit status and `dstack logs`"
+                "the container failed to start, the job's commands exited with an error, or \
+                 the repository could not be set up; see the exit status, the termination \
+                 message and `dstack logs`"
             }
             Self::PortsBindingFailed => {
                 "the container's ports could not be bound, usually because another process on \
@@ -211,9 +233,10 @@ impl JobTerminationReason {
                  `registry_auth` and `user`"
             }
             Self::ExecutorError => {
-                "the runner could not prepare the job inside the container: the user or the \
-                 working directory could not be set, or files could not be unpacked; check \
-                 `user`, `working_dir` and `files`"
+                "the agents could not prepare the job: GPUs could not be reserved on the host, \
+                 volumes or instance mounts could not be set up, or inside the container the \
+                 user, working directory or files could not be set; see the termination \
+                 message and check `user`, `working_dir`, `files` and `volumes`"
             }
             Self::MaxDurationExceeded => {
                 "the job ran longer than its `max_duration` and was stopped; raise or turn off \
@@ -223,6 +246,130 @@ impl JobTerminationReason {
                 "the job wrote more logs than the server's hourly quota per job; log less, or \
                  raise `DSTACK_SERVER_LOG_QUOTA_PER_JOB_HOUR` on the server"
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::test_support::{assert_members, assert_messages, assert_transitions, row};
+    use JobStatus::*;
+    use JobTerminationReason as R;
+    use RetryEvent::{Error, Interruption, NoCapacity};
+
+    /// lifecycle.md §1.2, job termination reasons: final status and retry event.
+    const REASONS: &[(JobTerminationReason, (JobStatus, Option<RetryEvent>))] = &[
+        (R::FailedToStartDueToNoCapacity, (Failed, Some(NoCapacity))),
+        (R::InterruptedByNoCapacity, (Failed, Some(Interruption))),
+        (R::InstanceUnreachable, (Failed, Some(Error))),
+        (R::InstanceAccessRevoked, (Failed, Some(Error))),
+        (R::WaitingInstanceLimitExceeded, (Failed, Some(Error))),
+        (R::WaitingRunnerLimitExceeded, (Failed, Some(Error))),
+        (R::VolumeError, (Failed, Some(Error))),
+        (R::GatewayError, (Failed, Some(Error))),
+        (R::TerminatedByUser, (Terminated, None)),
+        (R::ScaledDown, (Terminated, None)),
+        (R::DoneByRunner, (Done, None)),
+        (R::AbortedByUser, (Aborted, None)),
+        (R::TerminatedByServer, (Terminated, None)),
+        (R::InactivityDurationExceeded, (Terminated, None)),
+        (R::TerminatedDueToUtilizationPolicy, (Terminated, None)),
+        (R::ContainerExitedWithError, (Failed, Some(Error))),
+        (R::PortsBindingFailed, (Failed, Some(Error))),
+        (R::CreatingContainerError, (Failed, Some(Error))),
+        (R::ExecutorError, (Failed, Some(Error))),
+        (R::MaxDurationExceeded, (Terminated, None)),
+        (R::LogQuotaExceeded, (Failed, Some(Error))),
+    ];
+
+    /// lifecycle.md §1.2, job transitions.
+    const ALLOWED: &[(JobStatus, JobStatus)] = &[
+        (Submitted, Provisioning),
+        (Submitted, Terminating),
+        (Provisioning, Pulling),
+        (Provisioning, Running),
+        (Provisioning, Terminating),
+        (Pulling, Running),
+        (Pulling, Terminating),
+        (Running, Terminating),
+        (Terminating, Terminated),
+        (Terminating, Aborted),
+        (Terminating, Failed),
+        (Terminating, Done),
+    ];
+
+    #[test]
+    fn every_reason_maps_to_its_final_status_and_retry_event() {
+        for &reason in JobTerminationReason::ALL {
+            let (status, event) = *row(REASONS, &reason);
+            assert_eq!(reason.to_status(), status, "{reason}");
+            assert_eq!(reason.to_retry_event(), event, "{reason}");
+        }
+    }
+
+    #[test]
+    fn final_statuses_are_terminated_aborted_failed_done() {
+        assert_members(
+            JobStatus::ALL,
+            &[Terminated, Aborted, Failed, Done],
+            JobStatus::is_finished,
+        );
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        assert_transitions(JobStatus::ALL, ALLOWED);
+    }
+
+    #[test]
+    fn every_reason_has_its_own_message() {
+        assert_messages(JobTerminationReason::ALL, JobTerminationReason::message);
+    }
+
+    #[test]
+    fn agent_reports_parse_known_reasons_in_any_case() {
+        for &reason in JobTerminationReason::ALL {
+            let shouted = reason.as_str().to_uppercase();
+            assert_eq!(JobTerminationReason::from_agent_report(&shouted), reason);
+            assert_eq!(
+                JobTerminationReason::from_agent_report(reason.as_str()),
+                reason
+            );
+        }
+    }
+
+    #[test]
+    fn agent_reports_without_a_known_reason_are_container_errors() {
+        for text in ["", "  ", "segfault", "no-capacity"] {
+            assert_eq!(
+                JobTerminationReason::from_agent_report(text),
+                R::ContainerExitedWithError
+            );
+        }
+    }
+
+    #[test]
+    fn a_lost_spot_instance_is_an_interruption() {
+        assert_eq!(
+            JobTerminationReason::for_lost_instance(true),
+            R::InterruptedByNoCapacity
+        );
+        assert_eq!(
+            JobTerminationReason::for_lost_instance(false),
+            R::InstanceUnreachable
+        );
+        assert_eq!(
+            R::InterruptedByNoCapacity.to_retry_event(),
+            Some(Interruption)
+        );
+    }
+
+    #[test]
+    fn creating_container_message_names_the_likely_causes() {
+        let message = R::CreatingContainerError.message();
+        for cause in ["image", "user", "Docker"] {
+            assert!(message.contains(cause), "missing {cause:?} in {message:?}");
         }
     }
 }

@@ -8,10 +8,12 @@
 //! - [`FleetStatus`], [`VolumeStatus`], [`GatewayStatus`], [`GatewayReplicaStatus`].
 //! - [`RetryEvent`] (`retry`): the failure classes of a retry policy.
 //! - [`Transitions`], [`IncorrectStatus`] (`transition`): allowed status changes.
+//! - [`decide_active_run`] (`active_run`): an active run's next status from its jobs.
 //! - [`UnknownValue`]: a string that is no value of the enum it was parsed as.
 
 mod wire_enum;
 
+mod active_run;
 mod fleet;
 mod gateway;
 mod health;
@@ -22,6 +24,14 @@ mod run;
 mod transition;
 mod volume;
 
+#[cfg(test)]
+mod test_support;
+#[cfg(test)]
+mod wire_tests;
+
+pub use active_run::{
+    ActiveRun, ActiveRunDecision, LatestJob, RetryPolicy, RunStep, decide_active_run,
+};
 pub use fleet::FleetStatus;
 pub use gateway::{GatewayReplicaStatus, GatewayStatus};
 pub use health::HealthStatus;

@@ -126,3 +126,110 @@ impl RunTerminationReason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::status::test_support::{assert_members, assert_messages, assert_transitions, row};
+    use RunStatus::*;
+
+    /// lifecycle.md §1.1, run termination reasons: final status, reason for active jobs.
+    const REASONS: &[(RunTerminationReason, (RunStatus, JobTerminationReason))] = &[
+        (
+            RunTerminationReason::AllJobsDone,
+            (Done, JobTerminationReason::DoneByRunner),
+        ),
+        (
+            RunTerminationReason::JobFailed,
+            (Failed, JobTerminationReason::TerminatedByServer),
+        ),
+        (
+            RunTerminationReason::RetryLimitExceeded,
+            (Failed, JobTerminationReason::TerminatedByServer),
+        ),
+        (
+            RunTerminationReason::StoppedByUser,
+            (Terminated, JobTerminationReason::TerminatedByUser),
+        ),
+        (
+            RunTerminationReason::AbortedByUser,
+            (Terminated, JobTerminationReason::AbortedByUser),
+        ),
+        (
+            RunTerminationReason::ServerError,
+            (Failed, JobTerminationReason::TerminatedByServer),
+        ),
+        (
+            RunTerminationReason::GatewayError,
+            (Failed, JobTerminationReason::TerminatedByServer),
+        ),
+    ];
+
+    /// lifecycle.md §1.1, run transitions.
+    const ALLOWED: &[(RunStatus, RunStatus)] = &[
+        (Submitted, Provisioning),
+        (Submitted, Running),
+        (Provisioning, Submitted),
+        (Provisioning, Running),
+        (Running, Submitted),
+        (Running, Provisioning),
+        (Pending, Terminating),
+        (Submitted, Terminating),
+        (Provisioning, Terminating),
+        (Running, Terminating),
+        (Submitted, Pending),
+        (Provisioning, Pending),
+        (Running, Pending),
+        (Pending, Submitted),
+        (Terminating, Terminated),
+        (Terminating, Done),
+        (Terminating, Failed),
+        (Terminating, Pending),
+    ];
+
+    #[test]
+    fn every_reason_maps_to_its_final_status_and_job_reason() {
+        for &reason in RunTerminationReason::ALL {
+            let (status, job_reason) = *row(REASONS, &reason);
+            assert_eq!(reason.to_status(), status, "{reason}");
+            assert_eq!(reason.to_job_termination_reason(), job_reason, "{reason}");
+        }
+    }
+
+    #[test]
+    fn final_statuses_are_terminated_failed_done() {
+        assert_members(
+            RunStatus::ALL,
+            &[Terminated, Failed, Done],
+            RunStatus::is_finished,
+        );
+    }
+
+    #[test]
+    fn a_reason_always_leads_to_a_finished_status() {
+        for &reason in RunTerminationReason::ALL {
+            assert!(reason.to_status().is_finished(), "{reason}");
+        }
+    }
+
+    #[test]
+    fn transitions_follow_the_table() {
+        assert_transitions(RunStatus::ALL, ALLOWED);
+    }
+
+    #[test]
+    fn finished_runs_never_move() {
+        for &from in RunStatus::ALL.iter().filter(|status| status.is_finished()) {
+            let error = from.check_transition(Running).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("cannot move from status {from} to running")
+            );
+        }
+    }
+
+    #[test]
+    fn every_reason_has_its_own_message() {
+        assert_messages(RunTerminationReason::ALL, RunTerminationReason::message);
+    }
+}

@@ -180,6 +180,7 @@ config_struct! {
     pub struct FleetConfiguration {
         /// The configuration type.
         #[serde(rename = "type", default)]
+        #[schemars(required)]
         pub kind: FleetTag,
         /// The fleet name; generated when unset.
         #[serde(default)]

@@ -7,7 +7,7 @@
 use serde::Deserialize;
 use serde_saphyr::MessageFormatter;
 
-use super::any::{AnyConfiguration, TYPE_NAMES};
+use super::any::{AnyConfiguration, list_names};
 use super::dev_environment::DevEnvironmentConfiguration;
 use super::error::{ConfigError, ConfigErrorKind, FieldPath};
 use super::fleet::FleetConfiguration;
@@ -15,7 +15,7 @@ use super::gateway::GatewayConfiguration;
 use super::locate::locate;
 use super::service::ServiceConfiguration;
 use super::task::TaskConfiguration;
-use super::volume::{VOLUME_BACKENDS_LIST, VolumeConfiguration};
+use super::volume::{VOLUME_BACKENDS, VolumeConfiguration};
 
 /// The fields read before the type is known; every other field is ignored in this pass.
 #[derive(Deserialize)]
@@ -124,30 +124,28 @@ impl Parser<'_> {
     }
 
     fn read_volume(&self, backend: Option<&str>) -> Result<VolumeConfiguration, ConfigError> {
-        let unknown = |message: String| {
+        let backends = list_names(VOLUME_BACKENDS);
+        let backend_error = |message: String| {
             let path = FieldPath::keys(&["backend"]);
             let location = locate(self.yaml, &path);
             self.error(location, path, ConfigErrorKind::InvalidValue(message))
         };
-        let Some(backend) = backend else {
-            return Err(unknown(format!(
-                "missing field `backend`, expected one of {VOLUME_BACKENDS_LIST}"
-            )));
+        let backend = match backend {
+            None => {
+                return Err(backend_error(format!(
+                    "missing field `backend`, expected one of {backends}"
+                )));
+            }
+            Some(known) if VOLUME_BACKENDS.contains(&known) => known,
+            Some(unknown) => {
+                return Err(backend_error(format!(
+                    "unknown volume backend `{unknown}`, expected one of {backends}"
+                )));
+            }
         };
         self.read(|deserializer| {
             VolumeConfiguration::deserialize_for_backend(backend, deserializer)
-                .unwrap_or_else(|| Err(serde::de::Error::custom("unknown backend")))
-        })
-        .map_err(|error| {
-            if VolumeConfiguration::deserialize_for_backend(backend, serde_json::Value::Null)
-                .is_none()
-            {
-                unknown(format!(
-                    "unknown volume backend `{backend}`, expected one of {VOLUME_BACKENDS_LIST}"
-                ))
-            } else {
-                error
-            }
+                .unwrap_or_else(|| Err(serde::de::Error::custom("unknown volume backend")))
         })
     }
 
@@ -171,7 +169,6 @@ impl Parser<'_> {
             "volume" => AnyConfiguration::Volume(self.read_volume(header.backend.as_deref())?),
             "gateway" => AnyConfiguration::Gateway(self.read_as::<GatewayConfiguration>()?),
             _ => {
-                debug_assert!(!TYPE_NAMES.contains(&kind.as_str()));
                 return Err(self.error(
                     locate(self.yaml, &type_path),
                     type_path,

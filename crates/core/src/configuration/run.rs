@@ -23,6 +23,7 @@ macro_rules! with_base_run_fields {
                 $($body)*
                 /// The configuration type.
                 #[serde(rename = "type", default)]
+                #[schemars(required)]
                 pub kind: $tag,
                 /// The run name; generated when unset.
                 #[serde(default)]

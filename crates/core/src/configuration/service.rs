@@ -123,7 +123,7 @@ impl_deserialize_forms!(GatewaySetting);
 impl_schema_forms!(GatewaySetting, "GatewaySetting", ["boolean", "string"]);
 
 /// `https:`: on, off, or `auto` (on when the gateway has a certificate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum HttpsSetting {
     /// `true` or `false`.
@@ -136,6 +136,28 @@ literal!(
     /// `auto`.
     AutoTag = "auto"
 );
+
+impl<'de> Deserialize<'de> for HttpsSetting {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HttpsVisitor;
+        impl serde::de::Visitor<'_> for HttpsVisitor {
+            type Value = HttpsSetting;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("`true`, `false` or `auto`")
+            }
+            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<HttpsSetting, E> {
+                Ok(HttpsSetting::Enabled(value))
+            }
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<HttpsSetting, E> {
+                match value {
+                    "auto" => Ok(HttpsSetting::Auto(AutoTag::Value)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(value), &self)),
+                }
+            }
+        }
+        deserializer.deserialize_any(HttpsVisitor)
+    }
+}
 
 /// The scaling windows dstack supports, in seconds.
 const SCALING_WINDOWS: [i64; 3] = [30, 60, 300];

@@ -313,6 +313,26 @@ impl Serialize for OffOrDuration {
     }
 }
 
+/// `off` or the duration, as the CLI shows profile values.
+impl fmt::Display for OffOrDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OffOrDuration::Off => f.write_str("off"),
+            OffOrDuration::After(duration) => write!(f, "{duration}"),
+        }
+    }
+}
+
+impl fmt::Display for IdleDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_off() {
+            f.write_str("off")
+        } else {
+            write!(f, "{}", self.0)
+        }
+    }
+}
+
 struct PlainVisitor;
 
 impl Visitor<'_> for PlainVisitor {
@@ -482,6 +502,14 @@ mod tests {
             Ok(Some(InactivityDuration(Duration(3600))))
         );
         assert!(inactive(json!(-1)).is_err());
+    }
+
+    #[test]
+    fn variants_print_off_or_the_duration() {
+        assert_eq!(OffOrDuration::Off.to_string(), "off");
+        assert_eq!(OffOrDuration::After(Duration(300)).to_string(), "5m");
+        assert_eq!(IdleDuration::OFF.to_string(), "off");
+        assert_eq!(IdleDuration(Duration(7200)).to_string(), "2h");
     }
 
     #[test]

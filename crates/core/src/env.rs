@@ -29,6 +29,8 @@ pub enum EnvError {
     InvalidItem { given: String },
     #[error("duplicate environment variable {given:?}: {key} is already set")]
     Duplicate { given: String, key: String },
+    #[error("environment variable {key} has no value here and is not set in the local environment")]
+    NotSet { key: String },
 }
 
 impl Env {
@@ -66,6 +68,20 @@ impl Env {
             Some((_, slot)) => *slot = value,
             None => self.0.push((key, value)),
         }
+    }
+
+    /// Gives every placeholder its value from `lookup` (the CLI's own environment).
+    pub fn fill_placeholders(
+        &mut self,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<(), EnvError> {
+        for (key, value) in &mut self.0 {
+            if *value == EnvValue::Placeholder {
+                let found = lookup(key).ok_or_else(|| EnvError::NotSet { key: key.clone() })?;
+                *value = EnvValue::Value(found);
+            }
+        }
+        Ok(())
     }
 
     /// Adds a variable from the list form, refusing one already present.
@@ -324,6 +340,21 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&Env::new()).ok().as_deref(),
             Some("{}")
+        );
+    }
+
+    #[test]
+    fn placeholders_are_filled_from_the_lookup() {
+        let mut env = Env::from_items(["A=1", "TOKEN"]).unwrap_or_default();
+        let filled = env.fill_placeholders(|k| (k == "TOKEN").then(|| "secret".to_owned()));
+        assert_eq!(filled, Ok(()));
+        assert_eq!(env.get("TOKEN"), Some(&value("secret")));
+        let mut missing = Env::from_items(["HF_TOKEN"]).unwrap_or_default();
+        assert_eq!(
+            missing.fill_placeholders(|_| None),
+            Err(EnvError::NotSet {
+                key: "HF_TOKEN".into()
+            })
         );
     }
 

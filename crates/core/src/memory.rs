@@ -113,6 +113,20 @@ impl Serialize for Memory {
     }
 }
 
+/// Visitor methods that read YAML/JSON integers through the visitor's `visit_f64`.
+macro_rules! integers_as_f64 {
+    () => {
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            self.visit_f64(v as f64)
+        }
+    };
+}
+pub(crate) use integers_as_f64;
+
 struct MemoryVisitor;
 
 impl Visitor<'_> for MemoryVisitor {
@@ -126,13 +140,7 @@ impl Visitor<'_> for MemoryVisitor {
         Memory::from_gb(v).map_err(E::custom)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Memory, E> {
-        self.visit_f64(v as f64)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Memory, E> {
-        self.visit_f64(v as f64)
-    }
+    crate::memory::integers_as_f64!();
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Memory, E> {
         v.parse().map_err(E::custom)

@@ -1,11 +1,11 @@
 //! The offer side: instance types and offers as on the wire, the requirements they are matched
 //! against, and the matching and ordering rules.
 
-mod compute_capability;
 mod matching;
+mod nvidia_models;
 
-pub use compute_capability::nvidia_compute_capability;
 pub use matching::{Mismatch, OutOfRange, offer_satisfies, resources_satisfy};
+pub use nvidia_models::nvidia_compute_capability;
 
 use std::fmt;
 

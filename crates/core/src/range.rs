@@ -35,6 +35,8 @@ pub enum RangeError {
 
 /// A value that can be an end of a [`Range`].
 pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
+    /// Names the bound type in schema names (`Range_int`, `Range_Memory`).
+    const NAME: &'static str;
     /// Parses one end of a range written as text.
     fn parse_bound(text: &str) -> Result<Self, String>;
     /// Accepts a YAML/JSON number as a bound.
@@ -44,6 +46,7 @@ pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
 }
 
 impl RangeBound for u32 {
+    const NAME: &'static str = "int";
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|_| format!("{text:?} is not a whole number"))
@@ -63,6 +66,7 @@ impl RangeBound for u32 {
 }
 
 impl RangeBound for Memory {
+    const NAME: &'static str = "Memory";
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|e: crate::memory::MemoryError| e.to_string())
@@ -190,9 +194,52 @@ impl<T: RangeBound> fmt::Display for Range<T> {
     }
 }
 
+/// One end in the object form: a number, a string such as `8GB` or `2`, or null.
+struct Bound<T>(Option<T>);
+
+struct BoundVisitor<T>(PhantomData<T>);
+
+impl<'de, T: RangeBound> Visitor<'de> for BoundVisitor<T> {
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a range bound: a number, a string or null")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        T::from_f64(v).map(Some).map_err(E::custom)
+    }
+
+    crate::memory::integers_as_f64!();
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        T::parse_bound(v).map(Some).map_err(E::custom)
+    }
+}
+
+impl<'de, T: RangeBound> Deserialize<'de> for Bound<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_option(BoundVisitor(PhantomData))
+            .map(Bound)
+    }
+}
+
 struct RangeVisitor<T>(PhantomData<T>);
 
-impl<'de, T: RangeBound + Deserialize<'de>> Visitor<'de> for RangeVisitor<T> {
+impl<'de, T: RangeBound> Visitor<'de> for RangeVisitor<T> {
     type Value = Range<T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -203,13 +250,7 @@ impl<'de, T: RangeBound + Deserialize<'de>> Visitor<'de> for RangeVisitor<T> {
         T::from_f64(v).map(Range::exactly).map_err(E::custom)
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-        self.visit_f64(v as f64)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-        self.visit_f64(v as f64)
-    }
+    crate::memory::integers_as_f64!();
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
         Range::parse(v).map_err(E::custom)
@@ -226,7 +267,7 @@ impl<'de, T: RangeBound + Deserialize<'de>> Visitor<'de> for RangeVisitor<T> {
             if slot.is_some() {
                 return Err(de::Error::custom(format!("duplicate field `{key}`")));
             }
-            *slot = map.next_value()?;
+            *slot = map.next_value::<Bound<T>>()?.0;
         }
         range
             .check_order(|| range.to_string())
@@ -235,20 +276,16 @@ impl<'de, T: RangeBound + Deserialize<'de>> Visitor<'de> for RangeVisitor<T> {
     }
 }
 
-impl<'de, T: RangeBound + Deserialize<'de>> Deserialize<'de> for Range<T> {
+impl<'de, T: RangeBound> Deserialize<'de> for Range<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_any(RangeVisitor(PhantomData))
     }
 }
 
 /// Schema for the three accepted shapes; `schema_name` differs per bound type.
-impl<T: RangeBound + 'static> JsonSchema for Range<T> {
+impl<T: RangeBound> JsonSchema for Range<T> {
     fn schema_name() -> Cow<'static, str> {
-        let bound = std::any::type_name::<T>()
-            .rsplit("::")
-            .next()
-            .unwrap_or("T");
-        format!("Range_{bound}").into()
+        format!("Range_{}", T::NAME).into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
@@ -383,6 +420,15 @@ mod tests {
             .and_then(|r| serde_json::to_string(&r).ok());
         assert_eq!(back.as_deref(), Some(r#"{"min":8.0,"max":null}"#));
 
+        let strings: Result<Range<Memory>, _> =
+            serde_json::from_str(r#"{"min":"8GB","max":"1TB"}"#);
+        assert_eq!(
+            strings.ok(),
+            Some(Range {
+                min: Some(gb(8.0)),
+                max: Some(gb(1024.0))
+            })
+        );
         let count: Result<Range<u32>, _> = serde_json::from_str(r#"{"min":0,"max":0}"#);
         assert_eq!(count.ok(), Some(Range::exactly(0)));
         let scalar: Result<Range<u32>, _> = serde_json::from_str("3");

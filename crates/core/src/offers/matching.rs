@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::compute_capability::nvidia_compute_capability;
+use super::nvidia_models::nvidia_compute_capability;
 use super::{Gpu, InstanceOfferWithAvailability, OfferFilter, Resources};
 use crate::backend::BackendType;
 use crate::memory::Memory;

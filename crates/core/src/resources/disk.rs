@@ -24,14 +24,6 @@ impl fmt::Display for DiskSpec {
 
 struct DiskSpecVisitor;
 
-impl DiskSpecVisitor {
-    fn from_size<'de, E: de::Error>(
-        size: impl de::IntoDeserializer<'de, E>,
-    ) -> Result<DiskSpec, E> {
-        Range::deserialize(size.into_deserializer()).map(|size| DiskSpec { size })
-    }
-}
-
 impl<'de> Visitor<'de> for DiskSpecVisitor {
     type Value = DiskSpec;
 
@@ -40,16 +32,13 @@ impl<'de> Visitor<'de> for DiskSpecVisitor {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<DiskSpec, E> {
-        Self::from_size(v)
+        let size = Memory::from_gb(v).map_err(E::custom)?;
+        Ok(DiskSpec {
+            size: Range::exactly(size),
+        })
     }
 
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<DiskSpec, E> {
-        Self::from_size(v)
-    }
-
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<DiskSpec, E> {
-        Self::from_size(v)
-    }
+    crate::memory::integers_as_f64!();
 
     fn visit_str<E: de::Error>(self, v: &str) -> Result<DiskSpec, E> {
         Range::parse(v)

@@ -1,6 +1,8 @@
 //! `resources:` of runs and fleets (`ResourcesSpec`) and its parts.
 
+pub mod compute_capability;
 pub mod cpu;
+pub mod defaults;
 pub mod disk;
 pub mod gpu;
 
@@ -9,9 +11,11 @@ use std::fmt;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use compute_capability::{ComputeCapability, ComputeCapabilityError};
 pub use cpu::{CpuArch, CpuSpec, CpuSpecError};
+pub use defaults::{ResourcesError, known_model_vendor};
 pub use disk::DiskSpec;
-pub use gpu::{ComputeCapability, GpuSpec, GpuSpecError, GpuSpecPart, GpuVendor};
+pub use gpu::{GpuSpec, GpuSpecError, GpuSpecPart, GpuVendor};
 
 use crate::memory::Memory;
 use crate::range::Range;

@@ -278,3 +278,37 @@ fn unknown_fields_name_the_field_and_list_the_allowed_ones() {
         assert!(text.contains(allowed), "{allowed} not listed: {text}");
     }
 }
+
+#[test]
+fn profiles_files_parse_and_report_errors_with_locations() {
+    use dstack_core::configuration::parse_profiles;
+
+    let text = "profiles:\n  - name: cheap\n    default: true\n    spot_policy: auto\n    max_price: 1.5\n";
+    let profiles = parse_profiles("profiles.yml", text).unwrap();
+    assert_eq!(
+        profiles.default_profile().map(|p| p.name.as_str()),
+        Some("cheap")
+    );
+    assert!(
+        parse_profiles("profiles.yml", "")
+            .unwrap()
+            .profiles
+            .is_empty()
+    );
+
+    let negative = "profiles:\n  - name: a\n    max_price: -1\n";
+    assert_eq!(
+        parse_profiles("profiles.yml", negative)
+            .unwrap_err()
+            .to_string(),
+        "profiles.yml:3:16: profiles[0].max_price: must be greater than 0, got -1"
+    );
+    let unknown = "profiles:\n  - name: a\n    gpu: 1\n";
+    let error = parse_profiles("profiles.yml", unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("profiles.yml:3:5: profiles[0].gpu: unknown field `gpu`"),
+        "{error}"
+    );
+}

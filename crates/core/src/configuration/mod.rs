@@ -38,6 +38,6 @@ pub mod volume;
 
 pub use any::{AnyConfiguration, AnyRunConfiguration, RUN_TYPE_NAMES, TYPE_NAMES};
 pub use error::{ConfigError, ConfigErrorKind, FieldPath, PathSegment, RuleViolation};
-pub use parse::parse_configuration;
-pub use profile::Profile;
+pub use parse::{parse_configuration, parse_profiles};
+pub use profile::{Profile, ProfilesConfig};
 pub use schema::configuration_json_schema;

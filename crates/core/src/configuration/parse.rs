@@ -9,10 +9,11 @@ use serde_saphyr::MessageFormatter;
 
 use super::any::{AnyConfiguration, list_names};
 use super::dev_environment::DevEnvironmentConfiguration;
-use super::error::{ConfigError, ConfigErrorKind, FieldPath};
+use super::error::{ConfigError, ConfigErrorKind, FieldPath, RuleViolation};
 use super::fleet::FleetConfiguration;
 use super::gateway::GatewayConfiguration;
 use super::locate::locate;
+use super::profile::ProfilesConfig;
 use super::service::ServiceConfiguration;
 use super::task::TaskConfiguration;
 use super::volume::{VOLUME_BACKENDS, VolumeConfiguration};
@@ -176,15 +177,38 @@ impl Parser<'_> {
                 ));
             }
         };
-        configuration.check().map_err(|violation| {
-            self.error(
-                locate(self.yaml, &violation.path),
-                violation.path,
-                ConfigErrorKind::RuleViolated(violation.message),
-            )
-        })?;
+        configuration
+            .check()
+            .map_err(|violation| self.rule_error(violation))?;
         Ok(configuration)
     }
+
+    fn rule_error(&self, violation: RuleViolation) -> ConfigError {
+        self.error(
+            locate(self.yaml, &violation.path),
+            violation.path,
+            ConfigErrorKind::RuleViolated(violation.message),
+        )
+    }
+
+    fn parse_profiles(&self) -> Result<ProfilesConfig, ConfigError> {
+        let profiles = self
+            .read_as::<Option<ProfilesConfig>>()?
+            .unwrap_or_default();
+        profiles
+            .check()
+            .map_err(|violation| self.rule_error(violation))?;
+        Ok(profiles)
+    }
+}
+
+/// Parses and validates a `profiles.yml` file. `file_name` only labels errors.
+pub fn parse_profiles(file_name: &str, yaml: &str) -> Result<ProfilesConfig, ConfigError> {
+    Parser {
+        file: file_name,
+        yaml,
+    }
+    .parse_profiles()
 }
 
 /// Parses and validates a configuration file. `file_name` only labels errors.

@@ -236,6 +236,21 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:3:10: fleets[0]: invalid entity reference, only `<name>` or `<project>/<name>` formats are allowed: \"a/b/c\"",
     ),
     (
+        "env reference in commands",
+        "type: task\ncommands:\n  - echo ok\n  - echo ${{ env.USER }}\n",
+        "c.dstack.yml:4:5: commands[1]: `${{ env.USER }}` cannot be used in `commands`, only `run.*`, `secrets.*` and group IP addresses can",
+    ),
+    (
+        "group address in env",
+        "type: task\ncommands: [a]\nenv:\n  MASTER: ${{ groups[0].nodes[0].IP_ADDRESS }}\n",
+        "c.dstack.yml:4:11: env.MASTER: groups IP references are only supported in commands, not in `env`",
+    ),
+    (
+        "unclosed reference",
+        "type: service\nport: 80\ncommands: [\"echo ${{ run.args\"]\n",
+        "c.dstack.yml:3:12: commands[0]: no closing `}}` for the reference in \"echo ${{ run.args\"",
+    ),
+    (
         "unknown gpu vendor",
         "type: task\ncommands: [echo]\nresources:\n  gpu:\n    vendor: acme\n",
         "c.dstack.yml:5:13: resources.gpu.vendor: unknown gpu vendor \"acme\": expected nvidia, amd, google (tpu), intel or tenstorrent (tt)",

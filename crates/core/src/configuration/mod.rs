@@ -15,6 +15,7 @@ pub mod files;
 pub mod fleet;
 mod forms;
 pub mod gateway;
+pub mod interpolation;
 mod literal;
 mod locate;
 pub mod names;

@@ -15,7 +15,7 @@ use super::probes::{ProbeConfig, check_probes};
 use super::profile::{SpotPolicy, config_struct};
 use super::rate_limits::{RateLimit, check_rate_limits};
 use super::references::{EntityReferenceObject, NameOrReference};
-use super::run::{PythonVersion, with_base_run_fields};
+use super::run::{PythonVersion, check_commands, with_base_run_fields};
 use super::service_model::ServiceModel;
 use super::task::check_group_names;
 use crate::duration::Duration;
@@ -378,6 +378,7 @@ impl ServiceConfiguration {
             name.reference()
                 .map_err(|message| violation("gateway", message))?;
         }
+        check_commands(&self.commands, &FieldPath::keys(&["commands"]))?;
         check_rate_limits(&self.rate_limits)?;
         if let Some(probes) = &self.probes {
             check_probes(probes)?;
@@ -428,6 +429,7 @@ impl ServiceConfiguration {
         for (index, group) in groups.iter().enumerate() {
             let path = FieldPath::keys(&["groups"]).index(index);
             self.check_group_overrides(group, &path)?;
+            check_commands(&group.commands, &path.clone().key("commands"))?;
             if group.commands.is_empty() && group.image.is_none() && self.image.is_none() {
                 return Err(RuleViolation::new(
                     path.key("commands"),

@@ -1,13 +1,28 @@
 //! What the server fills in or refuses in each `resources` block before scheduling.
 
-use super::{GpuSpec, GpuVendor, ResourcesSpec};
+use super::{CpuArch, GpuSpec, GpuVendor, ResourcesSpec};
 use crate::offers::nvidia_compute_capability;
 use crate::range::Range;
+
+/// Which image a run's container uses; the defaults and checks depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageSource {
+    /// Neither `image` nor `docker: true`: dstack's default (x86, NVIDIA/TPU) image.
+    Default,
+    /// `docker: true`: dstack's Docker-in-Docker image, also x86 only.
+    Docker,
+    /// The run's own `image`.
+    Custom,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResourcesError {
     #[error("`image` must be set: the default image does not support {vendor} accelerators")]
-    ImageRequired { vendor: GpuVendor },
+    ImageRequiredForVendor { vendor: GpuVendor },
+    #[error("`image` must be set when an ARM cpu is requested: the default image is x86 only")]
+    ImageRequiredForArm,
+    #[error("`docker: true` cannot run on an ARM cpu: its image is x86 only")]
+    DockerOnArm,
 }
 
 /// Accelerator models of vendors other than NVIDIA, by the names backends give them.
@@ -60,7 +75,7 @@ impl ResourcesSpec {
     /// and an unset vendor is inferred when GPUs may be wanted — from the names when they all
     /// belong to one vendor, otherwise NVIDIA unless the run brings its own image
     /// (`image` or `docker: true`).
-    pub fn apply_server_defaults(&mut self, custom_image: bool) {
+    pub fn apply_server_defaults(&mut self, image: ImageSource) {
         let gpu = self
             .gpu
             .get_or_insert_with(|| GpuSpec::with_count(Range::at_least(0)));
@@ -69,18 +84,38 @@ impl ResourcesSpec {
         }
         gpu.vendor = match &gpu.name {
             Some(names) => single_vendor(names),
-            None if custom_image => None,
+            None if image != ImageSource::Default => None,
             None => Some(GpuVendor::Nvidia),
         };
     }
 
-    /// The default image runs on NVIDIA GPUs and TPUs only; other accelerators need `image`.
-    pub fn check_default_image(&self) -> Result<(), ResourcesError> {
+    /// dstack's own images run on x86 with NVIDIA GPUs or TPUs; anything else needs `image`.
+    pub fn check_image(&self, image: ImageSource) -> Result<(), ResourcesError> {
+        if image == ImageSource::Custom {
+            return Ok(());
+        }
+        if self.cpu.arch == Some(CpuArch::Arm) {
+            return Err(match image {
+                ImageSource::Docker => ResourcesError::DockerOnArm,
+                _ => ResourcesError::ImageRequiredForArm,
+            });
+        }
         match self.gpu.as_ref().and_then(|g| g.vendor) {
             Some(vendor) if !matches!(vendor, GpuVendor::Nvidia | GpuVendor::Google) => {
-                Err(ResourcesError::ImageRequired { vendor })
+                Err(ResourcesError::ImageRequiredForVendor { vendor })
             }
             _ => Ok(()),
+        }
+    }
+
+    /// The cpu architecture a job's requirements carry: the one asked for, else x86 with
+    /// dstack's own images. For a custom image it is the image's, which only the server can
+    /// find out, so `None` here.
+    pub fn requirements_cpu_arch(&self, image: ImageSource) -> Option<CpuArch> {
+        match (self.cpu.arch, image) {
+            (Some(arch), _) => Some(arch),
+            (None, ImageSource::Custom) => None,
+            (None, _) => Some(CpuArch::X86),
         }
     }
 }
@@ -96,28 +131,30 @@ mod tests {
         }
     }
 
-    fn defaulted_vendor(mut spec: ResourcesSpec, custom_image: bool) -> Option<GpuVendor> {
-        spec.apply_server_defaults(custom_image);
+    fn defaulted_vendor(mut spec: ResourcesSpec, image: ImageSource) -> Option<GpuVendor> {
+        spec.apply_server_defaults(image);
         spec.gpu.and_then(|g| g.vendor)
     }
 
     #[test]
     fn vendor_inference() {
+        use ImageSource::{Custom, Default, Docker};
         let cases = [
-            ("24GB", false, Some(GpuVendor::Nvidia)),
-            ("24GB", true, None),
-            ("MI300X:8", false, Some(GpuVendor::Amd)),
-            ("mi300x,MI325X", true, Some(GpuVendor::Amd)),
-            ("A100,MI300X", false, None),
-            ("v5litepod-8", false, Some(GpuVendor::Google)),
-            ("Gaudi2", false, Some(GpuVendor::Intel)),
-            ("UnknownGPU", false, None),
-            ("0", false, None),
-            ("amd:2", false, Some(GpuVendor::Amd)),
+            ("24GB", Default, Some(GpuVendor::Nvidia)),
+            ("24GB", Custom, None),
+            ("24GB", Docker, None),
+            ("MI300X:8", Default, Some(GpuVendor::Amd)),
+            ("mi300x,MI325X", Custom, Some(GpuVendor::Amd)),
+            ("A100,MI300X", Default, None),
+            ("v5litepod-8", Default, Some(GpuVendor::Google)),
+            ("Gaudi2", Default, Some(GpuVendor::Intel)),
+            ("UnknownGPU", Default, None),
+            ("0", Default, None),
+            ("amd:2", Default, Some(GpuVendor::Amd)),
         ];
-        for (gpu, custom_image, vendor) in cases {
+        for (gpu, image, vendor) in cases {
             assert_eq!(
-                defaulted_vendor(resources_with_gpu(gpu), custom_image),
+                defaulted_vendor(resources_with_gpu(gpu), image),
                 vendor,
                 "{gpu}"
             );
@@ -130,19 +167,56 @@ mod tests {
             gpu: None,
             ..ResourcesSpec::default()
         };
-        spec.apply_server_defaults(true);
+        spec.apply_server_defaults(ImageSource::Custom);
         assert_eq!(spec.gpu, Some(GpuSpec::with_count(Range::at_least(0))));
     }
 
     #[test]
-    fn default_image_supports_nvidia_and_tpu_only() {
-        assert_eq!(resources_with_gpu("A100").check_default_image(), Ok(()));
-        assert_eq!(resources_with_gpu("tpu:v3-8").check_default_image(), Ok(()));
+    fn own_images_support_nvidia_and_tpu_only() {
+        let check = |gpu, image| resources_with_gpu(gpu).check_image(image);
+        assert_eq!(check("A100", ImageSource::Default), Ok(()));
+        assert_eq!(check("tpu:v3-8", ImageSource::Default), Ok(()));
         assert_eq!(
-            resources_with_gpu("amd:MI300X").check_default_image(),
-            Err(ResourcesError::ImageRequired {
+            check("amd:MI300X", ImageSource::Docker),
+            Err(ResourcesError::ImageRequiredForVendor {
                 vendor: GpuVendor::Amd
             })
         );
+        assert_eq!(check("amd:MI300X", ImageSource::Custom), Ok(()));
+    }
+
+    #[test]
+    fn arm_needs_a_custom_image() {
+        let arm = ResourcesSpec {
+            cpu: "arm".parse().unwrap_or_default(),
+            ..ResourcesSpec::default()
+        };
+        assert_eq!(
+            arm.check_image(ImageSource::Default),
+            Err(ResourcesError::ImageRequiredForArm)
+        );
+        assert_eq!(
+            arm.check_image(ImageSource::Docker),
+            Err(ResourcesError::DockerOnArm)
+        );
+        assert_eq!(arm.check_image(ImageSource::Custom), Ok(()));
+        assert_eq!(
+            arm.requirements_cpu_arch(ImageSource::Custom),
+            Some(CpuArch::Arm)
+        );
+    }
+
+    #[test]
+    fn requirements_default_to_x86_with_own_images() {
+        let spec = ResourcesSpec::default();
+        assert_eq!(
+            spec.requirements_cpu_arch(ImageSource::Default),
+            Some(CpuArch::X86)
+        );
+        assert_eq!(
+            spec.requirements_cpu_arch(ImageSource::Docker),
+            Some(CpuArch::X86)
+        );
+        assert_eq!(spec.requirements_cpu_arch(ImageSource::Custom), None);
     }
 }

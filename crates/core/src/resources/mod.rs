@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use compute_capability::{ComputeCapability, ComputeCapabilityError};
 pub use cpu::{CpuArch, CpuSpec, CpuSpecError};
-pub use defaults::{ResourcesError, known_model_vendor};
+pub use defaults::{ImageSource, ResourcesError, known_model_vendor};
 pub use disk::DiskSpec;
 pub use gpu::{GpuSpec, GpuSpecError, GpuSpecPart, GpuVendor};
 

@@ -251,6 +251,21 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:3:12: commands[0]: no closing `}}` for the reference in \"echo ${{ run.args\"",
     ),
     (
+        "https value",
+        "type: service\nport: 80\ncommands: [x]\nhttps: maybe\n",
+        "c.dstack.yml:4:1: https: invalid type: string \"maybe\", expected `true`, `false` or `auto`",
+    ),
+    (
+        "blocks value",
+        "type: fleet\nnodes: 1\nblocks: {count: 2}\n",
+        "c.dstack.yml:3:9: blocks: invalid type: map, expected a number of blocks or `auto`",
+    ),
+    (
+        "cron mapping",
+        "type: task\ncommands: [a]\nschedule:\n  cron: {at: 8}\n",
+        "c.dstack.yml:4:9: schedule.cron: invalid type: map, expected a crontab line or a list of them",
+    ),
+    (
         "unknown gpu vendor",
         "type: task\ncommands: [echo]\nresources:\n  gpu:\n    vendor: acme\n",
         "c.dstack.yml:5:13: resources.gpu.vendor: unknown gpu vendor \"acme\": expected nvidia, amd, google (tpu), intel or tenstorrent (tt)",

@@ -9,7 +9,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
-use super::forms::{FormError, Forms, impl_deserialize_forms, impl_schema_forms};
+use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms, impl_schema_forms};
 use super::literal::literal;
 use super::probes::{ProbeConfig, check_probes};
 use super::profile::{SpotPolicy, config_struct};
@@ -137,27 +137,27 @@ literal!(
     AutoTag = "auto"
 );
 
-impl<'de> Deserialize<'de> for HttpsSetting {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HttpsVisitor;
-        impl serde::de::Visitor<'_> for HttpsVisitor {
-            type Value = HttpsSetting;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("`true`, `false` or `auto`")
-            }
-            fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<HttpsSetting, E> {
-                Ok(HttpsSetting::Enabled(value))
-            }
-            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<HttpsSetting, E> {
-                match value {
-                    "auto" => Ok(HttpsSetting::Auto(AutoTag::Value)),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(value), &self)),
-                }
-            }
+impl Forms for HttpsSetting {
+    type Object = NoObject;
+    const EXPECTING: &'static str = "`true`, `false` or `auto`";
+    const HAS_OBJECT: bool = false;
+
+    fn from_object(object: NoObject) -> Result<Self, String> {
+        match object {}
+    }
+
+    fn from_bool(value: bool) -> Result<Self, FormError> {
+        Ok(Self::Enabled(value))
+    }
+
+    fn from_str(value: &str) -> Result<Self, FormError> {
+        match value {
+            "auto" => Ok(Self::Auto(AutoTag::Value)),
+            _ => Err(FormError::Unsupported),
         }
-        deserializer.deserialize_any(HttpsVisitor)
     }
 }
+impl_deserialize_forms!(HttpsSetting);
 
 /// The scaling windows dstack supports, in seconds.
 const SCALING_WINDOWS: [i64; 3] = [30, 60, 300];

@@ -236,6 +236,36 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:3:10: fleets[0]: invalid entity reference, only `<name>` or `<project>/<name>` formats are allowed: \"a/b/c\"",
     ),
     (
+        "env reference in commands",
+        "type: task\ncommands:\n  - echo ok\n  - echo ${{ env.USER }}\n",
+        "c.dstack.yml:4:5: commands[1]: `${{ env.USER }}` cannot be used in `commands`, only `run.*`, `secrets.*` and group IP addresses can",
+    ),
+    (
+        "group address in env",
+        "type: task\ncommands: [a]\nenv:\n  MASTER: ${{ groups[0].nodes[0].IP_ADDRESS }}\n",
+        "c.dstack.yml:4:11: env.MASTER: groups IP references are only supported in commands, not in `env`",
+    ),
+    (
+        "unclosed reference",
+        "type: service\nport: 80\ncommands: [\"echo ${{ run.args\"]\n",
+        "c.dstack.yml:3:12: commands[0]: no closing `}}` for the reference in \"echo ${{ run.args\"",
+    ),
+    (
+        "https value",
+        "type: service\nport: 80\ncommands: [x]\nhttps: maybe\n",
+        "c.dstack.yml:4:1: https: invalid type: string \"maybe\", expected `true`, `false` or `auto`",
+    ),
+    (
+        "blocks value",
+        "type: fleet\nnodes: 1\nblocks: {count: 2}\n",
+        "c.dstack.yml:3:9: blocks: invalid type: map, expected a number of blocks or `auto`",
+    ),
+    (
+        "cron mapping",
+        "type: task\ncommands: [a]\nschedule:\n  cron: {at: 8}\n",
+        "c.dstack.yml:4:9: schedule.cron: invalid type: map, expected a crontab line or a list of them",
+    ),
+    (
         "unknown gpu vendor",
         "type: task\ncommands: [echo]\nresources:\n  gpu:\n    vendor: acme\n",
         "c.dstack.yml:5:13: resources.gpu.vendor: unknown gpu vendor \"acme\": expected nvidia, amd, google (tpu), intel or tenstorrent (tt)",
@@ -277,4 +307,38 @@ fn unknown_fields_name_the_field_and_list_the_allowed_ones() {
     ] {
         assert!(text.contains(allowed), "{allowed} not listed: {text}");
     }
+}
+
+#[test]
+fn profiles_files_parse_and_report_errors_with_locations() {
+    use dstack_core::configuration::parse_profiles;
+
+    let text = "profiles:\n  - name: cheap\n    default: true\n    spot_policy: auto\n    max_price: 1.5\n";
+    let profiles = parse_profiles("profiles.yml", text).unwrap();
+    assert_eq!(
+        profiles.default_profile().map(|p| p.name.as_str()),
+        Some("cheap")
+    );
+    assert!(
+        parse_profiles("profiles.yml", "")
+            .unwrap()
+            .profiles
+            .is_empty()
+    );
+
+    let negative = "profiles:\n  - name: a\n    max_price: -1\n";
+    assert_eq!(
+        parse_profiles("profiles.yml", negative)
+            .unwrap_err()
+            .to_string(),
+        "profiles.yml:3:16: profiles[0].max_price: must be greater than 0, got -1"
+    );
+    let unknown = "profiles:\n  - name: a\n    gpu: 1\n";
+    let error = parse_profiles("profiles.yml", unknown)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("profiles.yml:3:5: profiles[0].gpu: unknown field `gpu`"),
+        "{error}"
+    );
 }

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
-use super::forms::{FormError, Forms, impl_deserialize_forms, impl_schema_forms};
+use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms, impl_schema_forms};
 use super::literal::literal;
 use super::names::check_resource_name;
 use super::profile::{SpotPolicy, check_backend_options, check_max_price, config_struct};
@@ -46,34 +46,29 @@ pub enum Blocks {
     Auto(AutoBlocks),
 }
 
-impl<'de> Deserialize<'de> for Blocks {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct BlocksVisitor;
-        impl serde::de::Visitor<'_> for BlocksVisitor {
-            type Value = Blocks;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number of blocks or `auto`")
-            }
-            fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Blocks, E> {
-                u32::try_from(value).map(Blocks::Count).map_err(E::custom)
-            }
-            fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Blocks, E> {
-                u32::try_from(value).map(Blocks::Count).map_err(|_| {
-                    E::custom(format!(
-                        "invalid number of blocks {value}, expected 1 or more"
-                    ))
-                })
-            }
-            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Blocks, E> {
-                match value {
-                    "auto" => Ok(Blocks::Auto(AutoBlocks::Value)),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(value), &self)),
-                }
-            }
+impl Forms for Blocks {
+    type Object = NoObject;
+    const EXPECTING: &'static str = "a number of blocks or `auto`";
+    const HAS_OBJECT: bool = false;
+
+    fn from_object(object: NoObject) -> Result<Self, String> {
+        match object {}
+    }
+
+    fn from_i64(value: i64) -> Result<Self, FormError> {
+        u32::try_from(value)
+            .map(Self::Count)
+            .map_err(|_| format!("invalid number of blocks {value}, expected 1 or more").into())
+    }
+
+    fn from_str(value: &str) -> Result<Self, FormError> {
+        match value {
+            "auto" => Ok(Self::Auto(AutoBlocks::Value)),
+            _ => Err(FormError::Unsupported),
         }
-        deserializer.deserialize_any(BlocksVisitor)
     }
 }
+impl_deserialize_forms!(Blocks);
 
 impl Default for Blocks {
     fn default() -> Self {
@@ -180,6 +175,7 @@ config_struct! {
     pub struct FleetConfiguration {
         /// The configuration type.
         #[serde(rename = "type", default)]
+        #[schemars(required)]
         pub kind: FleetTag,
         /// The fleet name; generated when unset.
         #[serde(default)]

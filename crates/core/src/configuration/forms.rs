@@ -24,10 +24,22 @@ impl From<String> for FormError {
     }
 }
 
+/// The object form of a type that has none: it cannot be built, so `from_object` is
+/// `match object {}`, and a mapping is turned down before anything is read.
+pub(crate) enum NoObject {}
+
+impl<'de> serde::Deserialize<'de> for NoObject {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        Err(de::Error::custom("a mapping is not allowed here"))
+    }
+}
+
 /// The forms a value may take. Every form is turned down unless the type overrides it.
 pub(crate) trait Forms: Sized {
-    /// The full object form, a struct with `deny_unknown_fields`.
+    /// The full object form, a struct with `deny_unknown_fields`, or [`NoObject`].
     type Object: DeserializeOwned;
+    /// Whether a mapping is accepted, as `Object`.
+    const HAS_OBJECT: bool = true;
     /// What the forms are, for error messages.
     const EXPECTING: &'static str;
 
@@ -108,6 +120,9 @@ impl<'de, T: Forms> Visitor<'de> for FormsVisitor<T> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        if !T::HAS_OBJECT {
+            return Err(de::Error::invalid_type(Unexpected::Map, &self));
+        }
         let object: T::Object =
             serde::Deserialize::deserialize(de::value::MapAccessDeserializer::new(map))?;
         T::from_object(object).map_err(de::Error::custom)

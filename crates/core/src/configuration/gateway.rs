@@ -57,6 +57,7 @@ config_struct! {
     pub struct GatewayConfiguration {
         /// The configuration type.
         #[serde(rename = "type", default)]
+        #[schemars(required)]
         pub kind: GatewayTag,
         /// The gateway name; generated when unset.
         #[serde(default)]

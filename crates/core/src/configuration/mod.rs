@@ -15,6 +15,7 @@ pub mod files;
 pub mod fleet;
 mod forms;
 pub mod gateway;
+pub mod interpolation;
 mod literal;
 mod locate;
 pub mod names;
@@ -38,6 +39,6 @@ pub mod volume;
 
 pub use any::{AnyConfiguration, AnyRunConfiguration, RUN_TYPE_NAMES, TYPE_NAMES};
 pub use error::{ConfigError, ConfigErrorKind, FieldPath, PathSegment, RuleViolation};
-pub use parse::parse_configuration;
-pub use profile::Profile;
+pub use parse::{parse_configuration, parse_profiles};
+pub use profile::{Profile, ProfilesConfig};
 pub use schema::configuration_json_schema;

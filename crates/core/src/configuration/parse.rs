@@ -7,15 +7,16 @@
 use serde::Deserialize;
 use serde_saphyr::MessageFormatter;
 
-use super::any::{AnyConfiguration, TYPE_NAMES};
+use super::any::{AnyConfiguration, list_names};
 use super::dev_environment::DevEnvironmentConfiguration;
-use super::error::{ConfigError, ConfigErrorKind, FieldPath};
+use super::error::{ConfigError, ConfigErrorKind, FieldPath, RuleViolation};
 use super::fleet::FleetConfiguration;
 use super::gateway::GatewayConfiguration;
 use super::locate::locate;
+use super::profile::ProfilesConfig;
 use super::service::ServiceConfiguration;
 use super::task::TaskConfiguration;
-use super::volume::{VOLUME_BACKENDS_LIST, VolumeConfiguration};
+use super::volume::{VOLUME_BACKENDS, VolumeConfiguration};
 
 /// The fields read before the type is known; every other field is ignored in this pass.
 #[derive(Deserialize)]
@@ -124,30 +125,28 @@ impl Parser<'_> {
     }
 
     fn read_volume(&self, backend: Option<&str>) -> Result<VolumeConfiguration, ConfigError> {
-        let unknown = |message: String| {
+        let backends = list_names(VOLUME_BACKENDS);
+        let backend_error = |message: String| {
             let path = FieldPath::keys(&["backend"]);
             let location = locate(self.yaml, &path);
             self.error(location, path, ConfigErrorKind::InvalidValue(message))
         };
-        let Some(backend) = backend else {
-            return Err(unknown(format!(
-                "missing field `backend`, expected one of {VOLUME_BACKENDS_LIST}"
-            )));
+        let backend = match backend {
+            None => {
+                return Err(backend_error(format!(
+                    "missing field `backend`, expected one of {backends}"
+                )));
+            }
+            Some(known) if VOLUME_BACKENDS.contains(&known) => known,
+            Some(unknown) => {
+                return Err(backend_error(format!(
+                    "unknown volume backend `{unknown}`, expected one of {backends}"
+                )));
+            }
         };
         self.read(|deserializer| {
             VolumeConfiguration::deserialize_for_backend(backend, deserializer)
-                .unwrap_or_else(|| Err(serde::de::Error::custom("unknown backend")))
-        })
-        .map_err(|error| {
-            if VolumeConfiguration::deserialize_for_backend(backend, serde_json::Value::Null)
-                .is_none()
-            {
-                unknown(format!(
-                    "unknown volume backend `{backend}`, expected one of {VOLUME_BACKENDS_LIST}"
-                ))
-            } else {
-                error
-            }
+                .unwrap_or_else(|| Err(serde::de::Error::custom("unknown volume backend")))
         })
     }
 
@@ -171,7 +170,6 @@ impl Parser<'_> {
             "volume" => AnyConfiguration::Volume(self.read_volume(header.backend.as_deref())?),
             "gateway" => AnyConfiguration::Gateway(self.read_as::<GatewayConfiguration>()?),
             _ => {
-                debug_assert!(!TYPE_NAMES.contains(&kind.as_str()));
                 return Err(self.error(
                     locate(self.yaml, &type_path),
                     type_path,
@@ -179,15 +177,38 @@ impl Parser<'_> {
                 ));
             }
         };
-        configuration.check().map_err(|violation| {
-            self.error(
-                locate(self.yaml, &violation.path),
-                violation.path,
-                ConfigErrorKind::RuleViolated(violation.message),
-            )
-        })?;
+        configuration
+            .check()
+            .map_err(|violation| self.rule_error(violation))?;
         Ok(configuration)
     }
+
+    fn rule_error(&self, violation: RuleViolation) -> ConfigError {
+        self.error(
+            locate(self.yaml, &violation.path),
+            violation.path,
+            ConfigErrorKind::RuleViolated(violation.message),
+        )
+    }
+
+    fn parse_profiles(&self) -> Result<ProfilesConfig, ConfigError> {
+        let profiles = self
+            .read_as::<Option<ProfilesConfig>>()?
+            .unwrap_or_default();
+        profiles
+            .check()
+            .map_err(|violation| self.rule_error(violation))?;
+        Ok(profiles)
+    }
+}
+
+/// Parses and validates a `profiles.yml` file. `file_name` only labels errors.
+pub fn parse_profiles(file_name: &str, yaml: &str) -> Result<ProfilesConfig, ConfigError> {
+    Parser {
+        file: file_name,
+        yaml,
+    }
+    .parse_profiles()
 }
 
 /// Parses and validates a configuration file. `file_name` only labels errors.

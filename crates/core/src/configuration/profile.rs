@@ -25,73 +25,91 @@ macro_rules! config_struct {
 pub(crate) use config_struct;
 
 /// Declares a configuration struct with its own fields (each followed by a comma) and then the
-/// profile parameters, plus a `check_profile_params` method for their rules.
+/// profile parameters, which are listed here once.
 macro_rules! with_profile_params {
     ($(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }) => {
+        $crate::configuration::profile::declare_with_profile_params! {
+            $(#[$meta])*
+            pub struct $name { $($body)* }
+            profile_params {
+                /// Backends to provision on; all when unset.
+                #[serde(default)]
+                backends: Option<Vec<$crate::backend::BackendType>>,
+                /// Regions to provision in; all when unset.
+                #[serde(default)]
+                regions: Option<Vec<String>>,
+                /// Availability zones to provision in; all when unset.
+                #[serde(default)]
+                availability_zones: Option<Vec<String>>,
+                /// Instance types to use; all when unset.
+                #[serde(default)]
+                instance_types: Option<Vec<String>>,
+                /// A capacity reservation to use.
+                #[serde(default)]
+                reservation: Option<String>,
+                /// Spot or on-demand; the server uses on-demand when unset.
+                #[serde(default)]
+                spot_policy: Option<$crate::configuration::profile::SpotPolicy>,
+                /// When to resubmit; no retry when unset.
+                #[serde(default)]
+                retry: Option<$crate::configuration::retry::Retry>,
+                /// The longest a run may last, or `off`.
+                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
+                max_duration: Option<$crate::duration::OffOrDuration>,
+                /// The longest a graceful stop may take, or `off`; 5 minutes when unset.
+                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
+                stop_duration: Option<$crate::duration::OffOrDuration>,
+                /// The highest price per hour, in dollars.
+                #[serde(default)]
+                max_price: Option<f64>,
+                /// Whether new instances may be created.
+                #[serde(default)]
+                creation_policy: Option<$crate::configuration::profile::CreationPolicy>,
+                /// How long an idle instance is kept; `-1` means forever.
+                #[serde(default, deserialize_with = "crate::duration::IdleDuration::deserialize_option")]
+                idle_duration: Option<$crate::duration::IdleDuration>,
+                /// Stop the run when its GPUs stay below a utilization.
+                #[serde(default)]
+                utilization_policy: Option<$crate::configuration::profile::UtilizationPolicy>,
+                /// Which jobs of a multi-node run start first.
+                #[serde(default)]
+                startup_order: Option<$crate::configuration::profile::StartupOrder>,
+                /// When a multi-node run is done.
+                #[serde(default)]
+                stop_criteria: Option<$crate::configuration::profile::StopCriteria>,
+                /// When the run starts.
+                #[serde(default)]
+                schedule: Option<$crate::configuration::schedule::Schedule>,
+                /// Fleets the run may use; all when unset.
+                #[serde(default)]
+                fleets: Option<Vec<$crate::configuration::references::NameOrReference>>,
+                /// Existing instances the run is limited to.
+                #[serde(default)]
+                instances: Option<Vec<$crate::configuration::selectors::InstanceSelector>>,
+                /// Tags for cloud resources.
+                #[serde(default)]
+                tags: Option<$crate::configuration::tags::Tags>,
+                /// Backend-specific options.
+                #[serde(default)]
+                backend_options: Option<Vec<$crate::configuration::selectors::VastAiOptions>>,
+            }
+        }
+    };
+}
+pub(crate) use with_profile_params;
+
+/// The second step of [`with_profile_params!`]: the struct, the rules of the profile
+/// parameters, and merging a profile underneath.
+macro_rules! declare_with_profile_params {
+    (
+        $(#[$meta:meta])* pub struct $name:ident { $($body:tt)* }
+        profile_params { $($(#[$field_meta:meta])* $field:ident : $field_type:ty,)* }
+    ) => {
         $crate::configuration::profile::config_struct! {
             $(#[$meta])*
             pub struct $name {
                 $($body)*
-                /// Backends to provision on; all when unset.
-                #[serde(default)]
-                pub backends: Option<Vec<$crate::backend::BackendType>>,
-                /// Regions to provision in; all when unset.
-                #[serde(default)]
-                pub regions: Option<Vec<String>>,
-                /// Availability zones to provision in; all when unset.
-                #[serde(default)]
-                pub availability_zones: Option<Vec<String>>,
-                /// Instance types to use; all when unset.
-                #[serde(default)]
-                pub instance_types: Option<Vec<String>>,
-                /// A capacity reservation to use.
-                #[serde(default)]
-                pub reservation: Option<String>,
-                /// Spot or on-demand; the server uses on-demand when unset.
-                #[serde(default)]
-                pub spot_policy: Option<$crate::configuration::profile::SpotPolicy>,
-                /// When to resubmit; no retry when unset.
-                #[serde(default)]
-                pub retry: Option<$crate::configuration::retry::Retry>,
-                /// The longest a run may last, or `off`.
-                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
-                pub max_duration: Option<$crate::duration::OffOrDuration>,
-                /// The longest a graceful stop may take, or `off`; 5 minutes when unset.
-                #[serde(default, deserialize_with = "crate::duration::OffOrDuration::deserialize_option")]
-                pub stop_duration: Option<$crate::duration::OffOrDuration>,
-                /// The highest price per hour, in dollars.
-                #[serde(default)]
-                pub max_price: Option<f64>,
-                /// Whether new instances may be created.
-                #[serde(default)]
-                pub creation_policy: Option<$crate::configuration::profile::CreationPolicy>,
-                /// How long an idle instance is kept; `-1` means forever.
-                #[serde(default, deserialize_with = "crate::duration::IdleDuration::deserialize_option")]
-                pub idle_duration: Option<$crate::duration::IdleDuration>,
-                /// Stop the run when its GPUs stay below a utilization.
-                #[serde(default)]
-                pub utilization_policy: Option<$crate::configuration::profile::UtilizationPolicy>,
-                /// Which jobs of a multi-node run start first.
-                #[serde(default)]
-                pub startup_order: Option<$crate::configuration::profile::StartupOrder>,
-                /// When a multi-node run is done.
-                #[serde(default)]
-                pub stop_criteria: Option<$crate::configuration::profile::StopCriteria>,
-                /// When the run starts.
-                #[serde(default)]
-                pub schedule: Option<$crate::configuration::schedule::Schedule>,
-                /// Fleets the run may use; all when unset.
-                #[serde(default)]
-                pub fleets: Option<Vec<$crate::configuration::references::NameOrReference>>,
-                /// Existing instances the run is limited to.
-                #[serde(default)]
-                pub instances: Option<Vec<$crate::configuration::selectors::InstanceSelector>>,
-                /// Tags for cloud resources.
-                #[serde(default)]
-                pub tags: Option<$crate::configuration::tags::Tags>,
-                /// Backend-specific options.
-                #[serde(default)]
-                pub backend_options: Option<Vec<$crate::configuration::selectors::VastAiOptions>>,
+                $($(#[$field_meta])* pub $field: $field_type,)*
             }
         }
 
@@ -105,10 +123,20 @@ macro_rules! with_profile_params {
                     self.backend_options.as_deref(),
                 )
             }
+
+            /// Merges `profile` underneath: each profile parameter left unset here takes the
+            /// profile's value, and values set here win.
+            pub fn apply_profile(&mut self, profile: &$crate::configuration::profile::Profile) {
+                $(
+                    if self.$field.is_none() {
+                        self.$field = profile.$field.clone();
+                    }
+                )*
+            }
         }
     };
 }
-pub(crate) use with_profile_params;
+pub(crate) use declare_with_profile_params;
 
 /// Whether spot instances are used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -255,5 +283,78 @@ impl Profile {
     /// Checks the rules of the profile parameters.
     pub fn check(&self) -> Result<(), RuleViolation> {
         self.check_profile_params()
+    }
+}
+
+config_struct! {
+    /// `profiles.yml`: named profile parameters for runs and fleets.
+    #[derive(Default)]
+    pub struct ProfilesConfig {
+        /// The profiles, in file order.
+        #[serde(default)]
+        pub profiles: Vec<Profile>,
+    }
+}
+
+impl ProfilesConfig {
+    /// The profile with this name.
+    pub fn named(&self, name: &str) -> Option<&Profile> {
+        self.profiles.iter().find(|profile| profile.name == name)
+    }
+
+    /// The first profile marked `default: true`.
+    pub fn default_profile(&self) -> Option<&Profile> {
+        self.profiles.iter().find(|profile| profile.default)
+    }
+
+    /// Checks every profile; paths are under `profiles`.
+    pub fn check(&self) -> Result<(), RuleViolation> {
+        for (index, profile) in self.profiles.iter().enumerate() {
+            profile.check().map_err(|violation| {
+                violation.within(&FieldPath::keys(&["profiles"]).index(index))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::configuration::task::TaskConfiguration;
+    use crate::duration::OffOrDuration;
+
+    #[test]
+    fn a_profile_fills_only_unset_parameters() {
+        let mut task: TaskConfiguration = serde_json::from_value(serde_json::json!({
+            "type": "task", "commands": ["echo"], "max_price": 2.0
+        }))
+        .unwrap();
+        let profile: Profile = serde_json::from_value(serde_json::json!({
+            "name": "cheap", "spot_policy": "auto", "max_price": 1.5, "max_duration": "off"
+        }))
+        .unwrap();
+        task.apply_profile(&profile);
+        assert_eq!(task.max_price, Some(2.0));
+        assert_eq!(task.spot_policy, Some(SpotPolicy::Auto));
+        assert_eq!(task.max_duration, Some(OffOrDuration::Off));
+        assert_eq!(task.regions, None);
+    }
+
+    #[test]
+    fn profiles_by_name_and_default() {
+        let config: ProfilesConfig = serde_json::from_value(serde_json::json!({
+            "profiles": [{"name": "a"}, {"name": "b", "default": true}]
+        }))
+        .unwrap();
+        assert_eq!(config.default_profile().map(|p| p.name.as_str()), Some("b"));
+        assert!(config.named("a").is_some_and(|p| !p.default));
+        assert!(config.named("c").is_none());
+        let bad: ProfilesConfig = serde_json::from_value(serde_json::json!({
+            "profiles": [{"name": "a"}, {"name": "b", "max_price": -1.0}]
+        }))
+        .unwrap();
+        let violation = bad.check().unwrap_err();
+        assert_eq!(violation.path.to_string(), "profiles[1].max_price");
     }
 }

@@ -12,7 +12,9 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
+use super::interpolation::{check_command_references, check_env_references};
 use super::names::check_resource_name;
+use crate::env::{Env, EnvValue};
 
 /// Declares a run configuration: `$tag` is its `type` literal; its own fields come first.
 macro_rules! with_base_run_fields {
@@ -23,6 +25,7 @@ macro_rules! with_base_run_fields {
                 $($body)*
                 /// The configuration type.
                 #[serde(rename = "type", default)]
+                #[schemars(required)]
                 pub kind: $tag,
                 /// The run name; generated when unset.
                 #[serde(default)]
@@ -105,6 +108,7 @@ macro_rules! with_base_run_fields {
                     shell: self.shell.as_deref(),
                     priority: self.priority,
                     repos: self.repos.len(),
+                    env: &self.env,
                 }
             }
 
@@ -224,6 +228,8 @@ pub struct BaseRunFields<'a> {
     pub priority: Option<u32>,
     /// How many `repos` there are.
     pub repos: usize,
+    /// `env`.
+    pub env: &'a Env,
 }
 
 fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
@@ -305,6 +311,13 @@ impl BaseRunFields<'_> {
                 format!("must be between 0 and 100, got {priority}"),
             ));
         }
+        for (key, value) in self.env.iter() {
+            if let EnvValue::Value(text) = value {
+                check_env_references(text).map_err(|error| {
+                    RuleViolation::new(FieldPath::keys(&["env", key]), error.to_string())
+                })?;
+            }
+        }
         if self.repos > 1 {
             return Err(violation(
                 "repos",
@@ -313,6 +326,15 @@ impl BaseRunFields<'_> {
         }
         Ok(())
     }
+}
+
+/// Checks the references in a list of commands at `path`.
+pub(crate) fn check_commands(commands: &[String], path: &FieldPath) -> Result<(), RuleViolation> {
+    for (index, command) in commands.iter().enumerate() {
+        check_command_references(command)
+            .map_err(|error| RuleViolation::new(path.clone().index(index), error.to_string()))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::forms::{FormError, Forms, impl_deserialize_forms};
+use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms};
 
 /// One crontab line or several; dstack sends back the form it was given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,11 +86,12 @@ pub fn check_crontab(line: &str) -> Result<(), String> {
 }
 
 impl Forms for CronSpec {
-    type Object = Vec<String>;
+    type Object = NoObject;
     const EXPECTING: &'static str = "a crontab line or a list of them";
+    const HAS_OBJECT: bool = false;
 
-    fn from_object(_lines: Vec<String>) -> Result<Self, String> {
-        Err("expected a crontab line or a list of them".into())
+    fn from_object(object: NoObject) -> Result<Self, String> {
+        match object {}
     }
 
     fn from_str(value: &str) -> Result<Self, FormError> {

@@ -9,13 +9,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::error::{FieldPath, RuleViolation};
-use super::forms::{FormError, Forms, impl_deserialize_forms, impl_schema_forms};
+use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms, impl_schema_forms};
 use super::literal::literal;
 use super::probes::{ProbeConfig, check_probes};
 use super::profile::{SpotPolicy, config_struct};
 use super::rate_limits::{RateLimit, check_rate_limits};
 use super::references::{EntityReferenceObject, NameOrReference};
-use super::run::{PythonVersion, with_base_run_fields};
+use super::run::{PythonVersion, check_commands, with_base_run_fields};
 use super::service_model::ServiceModel;
 use super::task::check_group_names;
 use crate::duration::Duration;
@@ -123,7 +123,7 @@ impl_deserialize_forms!(GatewaySetting);
 impl_schema_forms!(GatewaySetting, "GatewaySetting", ["boolean", "string"]);
 
 /// `https:`: on, off, or `auto` (on when the gateway has a certificate).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum HttpsSetting {
     /// `true` or `false`.
@@ -136,6 +136,28 @@ literal!(
     /// `auto`.
     AutoTag = "auto"
 );
+
+impl Forms for HttpsSetting {
+    type Object = NoObject;
+    const EXPECTING: &'static str = "`true`, `false` or `auto`";
+    const HAS_OBJECT: bool = false;
+
+    fn from_object(object: NoObject) -> Result<Self, String> {
+        match object {}
+    }
+
+    fn from_bool(value: bool) -> Result<Self, FormError> {
+        Ok(Self::Enabled(value))
+    }
+
+    fn from_str(value: &str) -> Result<Self, FormError> {
+        match value {
+            "auto" => Ok(Self::Auto(AutoTag::Value)),
+            _ => Err(FormError::Unsupported),
+        }
+    }
+}
+impl_deserialize_forms!(HttpsSetting);
 
 /// The scaling windows dstack supports, in seconds.
 const SCALING_WINDOWS: [i64; 3] = [30, 60, 300];
@@ -356,6 +378,7 @@ impl ServiceConfiguration {
             name.reference()
                 .map_err(|message| violation("gateway", message))?;
         }
+        check_commands(&self.commands, &FieldPath::keys(&["commands"]))?;
         check_rate_limits(&self.rate_limits)?;
         if let Some(probes) = &self.probes {
             check_probes(probes)?;
@@ -406,6 +429,7 @@ impl ServiceConfiguration {
         for (index, group) in groups.iter().enumerate() {
             let path = FieldPath::keys(&["groups"]).index(index);
             self.check_group_overrides(group, &path)?;
+            check_commands(&group.commands, &path.clone().key("commands"))?;
             if group.commands.is_empty() && group.image.is_none() && self.image.is_none() {
                 return Err(RuleViolation::new(
                     path.key("commands"),

@@ -4,7 +4,7 @@ use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
 use super::names::check_group_name;
 use super::profile::config_struct;
-use super::run::with_base_run_fields;
+use super::run::{check_commands, with_base_run_fields};
 use crate::ports::PortMapping;
 use crate::resources::ResourcesSpec;
 
@@ -91,6 +91,7 @@ impl TaskConfiguration {
     /// Checks the rules across fields.
     pub fn check(&self) -> Result<(), RuleViolation> {
         self.check_common_fields()?;
+        check_commands(&self.commands, &FieldPath::keys(&["commands"]))?;
         if self.nodes == Some(0) {
             return Err(violation("nodes", "must be at least 1"));
         }
@@ -131,6 +132,7 @@ impl TaskConfiguration {
         check_group_names(groups.iter().map(|g| g.name.as_deref()), "groups")?;
         for (index, group) in groups.iter().enumerate() {
             let path = FieldPath::keys(&["groups"]).index(index);
+            check_commands(&group.commands, &path.clone().key("commands"))?;
             if group.nodes == 0 {
                 return Err(RuleViolation::new(path.key("nodes"), "must be at least 1"));
             }

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::any::list_names;
 use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
 use super::names::check_resource_name;
@@ -27,6 +28,7 @@ macro_rules! volume_struct {
             pub struct $name {
                 /// The configuration type.
                 #[serde(rename = "type", default)]
+                #[schemars(required)]
                 pub kind: VolumeTag,
                 /// The backend.
                 pub backend: $tag,
@@ -166,8 +168,8 @@ pub enum VolumeConfiguration {
     Lium(LiumVolumeConfiguration),
 }
 
-/// The volume backends, as listed in error messages.
-pub const VOLUME_BACKENDS_LIST: &str = "`aws`, `gcp`, `runpod`, `kubernetes`, `daytona`, `lium`";
+/// The volume backends.
+pub const VOLUME_BACKENDS: &[&str] = &["aws", "gcp", "runpod", "kubernetes", "daytona", "lium"];
 
 /// The fields every volume backend has, borrowed for their rules.
 struct VolumeCommon<'a> {
@@ -264,14 +266,16 @@ impl<'de> Deserialize<'de> for VolumeConfiguration {
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| {
                 D::Error::custom(format!(
-                    "missing field `backend`, expected one of {VOLUME_BACKENDS_LIST}"
+                    "missing field `backend`, expected one of {}",
+                    list_names(VOLUME_BACKENDS)
                 ))
             })?
             .to_owned();
         Self::deserialize_for_backend(&backend, value)
             .ok_or_else(|| {
                 D::Error::custom(format!(
-                    "unknown volume backend `{backend}`, expected one of {VOLUME_BACKENDS_LIST}"
+                    "unknown volume backend `{backend}`, expected one of {}",
+                    list_names(VOLUME_BACKENDS)
                 ))
             })?
             .map_err(D::Error::custom)

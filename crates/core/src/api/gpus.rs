@@ -58,8 +58,13 @@ pub struct ListGpusRequest {
     /// Whether to list the unallocated share of busy instances.
     #[serde(default, deserialize_with = "null_as_default")]
     pub unallocated_resources: bool,
-    /// Most expensive first.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Most expensive first. Left out when false, as the CLI does: servers before 0.22.5
+    /// reject the field.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub reverse: bool,
 }
 

@@ -245,8 +245,13 @@ pub struct GetRunPlanRequest {
     /// Skip fleet selection and list raw offers (`dstack offer`).
     #[serde(default, deserialize_with = "null_as_default")]
     pub for_offers_only: bool,
-    /// Most expensive offers first.
-    #[serde(default, deserialize_with = "null_as_default")]
+    /// Most expensive offers first. Left out when false, as the CLI does: servers before
+    /// 0.22.5 reject the field.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
     pub reverse_offers: bool,
 }
 

@@ -281,3 +281,25 @@ pub struct DeleteRunsRequest {
     /// The runs; they must be finished.
     pub runs_names: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn plan_request(reverse_offers: bool) -> serde_json::Value {
+        let body = json!({
+            "run_spec": {"configuration": {"type": "task", "commands": ["echo hi"]}},
+            "reverse_offers": reverse_offers,
+        });
+        let request: GetRunPlanRequest = serde_json::from_value(body).expect("plan request");
+        serde_json::to_value(&request).expect("serializes")
+    }
+
+    #[test]
+    fn reverse_offers_is_sent_only_when_set() {
+        assert!(plan_request(false).get("reverse_offers").is_none());
+        assert_eq!(plan_request(true)["reverse_offers"], json!(true));
+    }
+}

@@ -3,7 +3,9 @@
 //! Configuration files and their validation, the resource grammar, offer matching, statuses
 //! and termination reasons, and the wire models of the server's HTTP API.
 
+pub mod api;
 pub mod backend;
+pub mod configuration;
 pub mod duration;
 pub mod env;
 pub mod memory;

@@ -251,6 +251,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:3:12: commands[0]: no closing `}}` for the reference in \"echo ${{ run.args\"",
     ),
     (
+        "type not a string",
+        "type: [task]\ncommands: [a]\n",
+        "c.dstack.yml:1:7: type: invalid value, expected string scalar",
+    ),
+    (
         "https value",
         "type: service\nport: 80\ncommands: [x]\nhttps: maybe\n",
         "c.dstack.yml:4:1: https: invalid type: string \"maybe\", expected `true`, `false` or `auto`",

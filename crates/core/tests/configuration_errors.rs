@@ -253,7 +253,7 @@ const CASES: &[(&str, &str, &str)] = &[
     (
         "type not a string",
         "type: [task]\ncommands: [a]\n",
-        "c.dstack.yml:1:7: type: invalid value, expected string scalar",
+        "c.dstack.yml:1:7: type: invalid type, expected a single value",
     ),
     (
         "https value",

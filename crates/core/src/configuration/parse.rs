@@ -38,6 +38,7 @@ fn describe(error: &serde_saphyr::Error) -> (Option<(u64, u64)>, String) {
         serde_saphyr::Error::Unexpected { expected, .. } => match *expected {
             "sequence start" => "invalid type, expected a list".to_owned(),
             "mapping start" => "invalid type, expected a mapping".to_owned(),
+            "string scalar" | "scalar" => "invalid type, expected a single value".to_owned(),
             other => format!("invalid value, expected {other}"),
         },
         other => serde_saphyr::UserMessageFormatter

@@ -256,6 +256,11 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:1:7: type: invalid type, expected a single value",
     ),
     (
+        "legacy replica list",
+        "type: service\nport: 80\nimage: x\nreplicas:\n  - count: 1\n",
+        "c.dstack.yml:5:3: replicas: a list of replica groups belongs under `groups`, `replicas` takes a count or a range",
+    ),
+    (
         "https value",
         "type: service\nport: 80\ncommands: [x]\nhttps: maybe\n",
         "c.dstack.yml:4:1: https: invalid type: string \"maybe\", expected `true`, `false` or `auto`",

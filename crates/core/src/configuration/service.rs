@@ -316,7 +316,7 @@ with_base_run_fields! {
         #[serde(default)]
         pub probes: Option<Vec<ProbeConfig>>,
         /// The replica count or range; 1 when unset.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "deserialize_service_replicas")]
         pub replicas: Option<Range<u32>>,
         /// Replica groups, instead of `replicas`.
         #[serde(default)]
@@ -329,6 +329,46 @@ with_base_run_fields! {
 
 fn default_true() -> bool {
     true
+}
+
+/// `replicas` of a service: a count or range like everywhere, with a clear error for the legacy
+/// list of replica groups, which dstack 0.22 moved to `groups`.
+fn deserialize_service_replicas<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Range<u32>>, D::Error> {
+    use serde::de::{self, IntoDeserializer, value::MapAccessDeserializer};
+
+    struct ReplicasVisitor;
+    impl<'de> de::Visitor<'de> for ReplicasVisitor {
+        type Value = Option<Range<u32>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a replica count or a range such as `1..4`")
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
+            Range::deserialize(value.into_deserializer()).map(Some)
+        }
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<Self::Value, E> {
+            Range::deserialize(value.into_deserializer()).map(Some)
+        }
+        fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+            Range::deserialize(value.into_deserializer()).map(Some)
+        }
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+            Range::deserialize(MapAccessDeserializer::new(map)).map(Some)
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom(
+                "a list of replica groups belongs under `groups`, `replicas` takes a count or a range",
+            ))
+        }
+    }
+    deserializer.deserialize_any(ReplicasVisitor)
 }
 
 fn violation(key: &str, message: impl Into<String>) -> RuleViolation {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{FieldPath, RuleViolation};
 use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms, impl_schema_forms};
 use super::literal::literal;
+use super::names::check_group_names;
 use super::probes::{ProbeConfig, check_probes};
 use super::rate_limits::{RateLimit, check_rate_limits};
 use super::references::{EntityReferenceObject, NameOrReference};
@@ -18,7 +19,6 @@ use super::replica_group::ReplicaGroup;
 use super::run::{check_commands, with_base_run_fields};
 use super::scaling::{ScalingSpec, check_replicas_and_scaling, deserialize_service_replicas};
 use super::service_model::ServiceModel;
-use super::task::check_group_names;
 use crate::range::Range;
 
 literal!(

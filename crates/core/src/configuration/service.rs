@@ -237,6 +237,12 @@ impl ServiceConfiguration {
                     min: Some(1),
                     max: Some(1),
                 });
+                if self.schedule.is_some() && replicas.min.unwrap_or(0) == 0 {
+                    return Err(violation(
+                        "replicas",
+                        "a scheduled service cannot scale to zero, set a minimum of 1 or more replicas",
+                    ));
+                }
                 check_replicas_and_scaling(replicas, self.scaling.as_ref(), &FieldPath::root())
             }
         }

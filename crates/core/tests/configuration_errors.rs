@@ -251,6 +251,21 @@ const CASES: &[(&str, &str, &str)] = &[
         "c.dstack.yml:3:12: commands[0]: no closing `}}` for the reference in \"echo ${{ run.args\"",
     ),
     (
+        "type not a string",
+        "type: [task]\ncommands: [a]\n",
+        "c.dstack.yml:1:7: type: invalid type, expected a single value",
+    ),
+    (
+        "legacy replica list",
+        "type: service\nport: 80\nimage: x\nreplicas:\n  - count: 1\n",
+        "c.dstack.yml:5:3: replicas: a list of replica groups belongs under `groups`, `replicas` takes a count or a range",
+    ),
+    (
+        "scheduled service scaling to zero",
+        "type: service\nport: 80\nimage: x\nreplicas: 0..2\nscaling: {metric: rps, target: 1}\nschedule: {cron: \"0 8 * * *\"}\n",
+        "c.dstack.yml:4:11: replicas: a scheduled service cannot scale to zero, set a minimum of 1 or more replicas",
+    ),
+    (
         "https value",
         "type: service\nport: 80\ncommands: [x]\nhttps: maybe\n",
         "c.dstack.yml:4:1: https: invalid type: string \"maybe\", expected `true`, `false` or `auto`",

@@ -192,3 +192,94 @@ fn dev_environments_and_profile_parameters() {
     let error = error_of("type: task\ncommands: [a]\nrate_limits: []\n");
     assert!(error.contains("unknown field `rate_limits`"), "{error}");
 }
+
+/// The keys dstack 0.22.5's models serialize, as listed in `api-models-0.22.5.md`.
+fn keys_of(value: &Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+fn sorted(keys: &[&str]) -> Vec<String> {
+    let mut keys: Vec<String> = keys.iter().map(|key| (*key).to_owned()).collect();
+    keys.sort();
+    keys
+}
+
+#[test]
+fn every_wire_field_is_written() {
+    let volume_common = ["type", "backend", "name", "auto_cleanup_duration", "tags"];
+    let cases: [(&str, Vec<&str>); 5] = [
+        (
+            "type: gateway\nbackend: aws\nregion: r\n",
+            vec![
+                "type",
+                "name",
+                "default",
+                "backend",
+                "region",
+                "instance_type",
+                "domain",
+                "public_ip",
+                "load_balancer",
+                "certificate",
+                "replicas",
+                "tags",
+            ],
+        ),
+        (
+            "type: volume\nbackend: gcp\nregion: r\nsize: 10\n",
+            [
+                &volume_common[..],
+                &["size", "volume_id", "region", "availability_zone"],
+            ]
+            .concat(),
+        ),
+        (
+            "type: volume\nbackend: kubernetes\nsize: 10\n",
+            [
+                &volume_common[..],
+                &[
+                    "size",
+                    "region",
+                    "claim_name",
+                    "storage_class_name",
+                    "access_modes",
+                    "read_only",
+                ],
+            ]
+            .concat(),
+        ),
+        (
+            "type: volume\nbackend: lium\nvolume_id: v\n",
+            [&volume_common[..], &["volume_id"]].concat(),
+        ),
+        (
+            "type: fleet\nnodes: 1\n",
+            vec![
+                "type",
+                "name",
+                "placement",
+                "blocks",
+                "nodes",
+                "reservation",
+                "resources",
+                "backends",
+                "regions",
+                "availability_zones",
+                "instance_types",
+                "spot_policy",
+                "retry",
+                "max_price",
+                "idle_duration",
+                "tags",
+                "backend_options",
+                "ssh_config",
+                "env",
+            ],
+        ),
+    ];
+    for (yaml, expected) in cases {
+        assert_eq!(keys_of(&json_of(yaml)), sorted(&expected), "{yaml}");
+    }
+}

@@ -5,6 +5,9 @@
 //! - [`AnyConfiguration`], [`AnyRunConfiguration`]: unions over `type`; they serialize to
 //!   the JSON dstack 0.22.5 sends and deserialize from it.
 //! - [`configuration_json_schema`]: a JSON schema of configuration files, for editors.
+//! - [`parse_profiles`], [`ProfilesConfig`]: `profiles.yml`; `apply_profile` on a run
+//!   configuration merges a profile underneath it.
+//! - [`interpolation`]: `${{ namespace.name }}` references.
 //! - One module per type (`task`, `dev_environment`, `service`, `fleet`, `volume`, `gateway`),
 //!   the shared field sets (`run`, `profile`) and the small value types they use.
 
@@ -24,9 +27,11 @@ pub mod probes;
 pub mod profile;
 pub mod rate_limits;
 pub mod references;
+pub mod replica_group;
 pub mod repos;
 pub mod retry;
 pub mod run;
+pub mod scaling;
 pub mod schedule;
 mod schema;
 pub mod selectors;

@@ -1,5 +1,7 @@
 //! Name rules for runs, fleets, volumes, gateways and groups (spec §1.2).
 
+use super::error::{FieldPath, RuleViolation};
+
 /// Checks `^[a-z][a-z0-9-]{1,40}$`, the rule for resource names.
 pub fn check_resource_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
@@ -27,6 +29,33 @@ pub fn check_group_name(name: &str) -> Result<(), String> {
             "invalid group name \"{name}\": use 1 to 40 lower-case letters, digits or `-`, not starting with `-`"
         ))
     }
+}
+
+/// Group names must be valid and unique; unset names default to the group's position.
+pub(crate) fn check_group_names<'a>(
+    names: impl Iterator<Item = Option<&'a str>>,
+    key: &str,
+) -> Result<(), RuleViolation> {
+    let mut seen = Vec::new();
+    for (index, name) in names.enumerate() {
+        let path = FieldPath::keys(&[key]).index(index).key("name");
+        let name = match name {
+            Some(name) => {
+                check_group_name(name)
+                    .map_err(|message| RuleViolation::new(path.clone(), message))?;
+                name.to_owned()
+            }
+            None => index.to_string(),
+        };
+        if seen.contains(&name) {
+            return Err(RuleViolation::new(
+                path,
+                format!("duplicate group name \"{name}\""),
+            ));
+        }
+        seen.push(name);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

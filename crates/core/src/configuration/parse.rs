@@ -19,7 +19,7 @@ use super::task::TaskConfiguration;
 use super::volume::{VOLUME_BACKENDS, VolumeConfiguration};
 
 /// The fields read before the type is known; every other field is ignored in this pass.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 struct Header {
     #[serde(rename = "type", default)]
     kind: Option<String>,
@@ -38,6 +38,7 @@ fn describe(error: &serde_saphyr::Error) -> (Option<(u64, u64)>, String) {
         serde_saphyr::Error::Unexpected { expected, .. } => match *expected {
             "sequence start" => "invalid type, expected a list".to_owned(),
             "mapping start" => "invalid type, expected a mapping".to_owned(),
+            "string scalar" | "scalar" => "invalid type, expected a single value".to_owned(),
             other => format!("invalid value, expected {other}"),
         },
         other => serde_saphyr::UserMessageFormatter
@@ -76,23 +77,16 @@ impl Parser<'_> {
                 ConfigErrorKind::InvalidYaml(message),
             )
         })?;
-        serde_saphyr::from_str::<Option<Header>>(self.yaml)
-            .map_err(|error| {
-                let (location, message) = describe(&error);
-                self.error(
-                    location,
-                    FieldPath::root(),
-                    ConfigErrorKind::InvalidValue(format!(
-                        "a configuration must be a mapping with a `type` field: {message}"
-                    )),
-                )
-            })
-            .map(|header| {
-                header.unwrap_or(Header {
-                    kind: None,
-                    backend: None,
-                })
-            })
+        let header = self.read_as::<Option<Header>>().map_err(|mut error| {
+            if let (true, ConfigErrorKind::InvalidValue(message)) =
+                (error.path.is_root(), &mut error.kind)
+            {
+                *message =
+                    format!("a configuration must be a mapping with a `type` field: {message}");
+            }
+            error
+        })?;
+        Ok(header.unwrap_or_default())
     }
 
     /// Deserializes the whole text with `read`, keeping the failing field's path.

@@ -1,6 +1,6 @@
 //! Profile parameters (spec §3): where and how runs are provisioned.
 //!
-//! - [`with_profile_params!`]: adds the profile parameters to a configuration struct; run
+//! - `with_profile_params!`: adds the profile parameters to a configuration struct; run
 //!   configurations and [`Profile`] are declared with it, so the fields are written once.
 //! - [`Profile`]: an entry of `profiles.yml`, also sent as `run_spec.profile`.
 //! - The enums of the parameters: [`SpotPolicy`], [`CreationPolicy`], [`StartupOrder`],

@@ -1,6 +1,6 @@
 //! Base run fields (spec §4), shared by dev environments, tasks and services.
 //!
-//! - [`with_base_run_fields!`]: declares a run configuration with its own fields, then the
+//! - `with_base_run_fields!`: declares a run configuration with its own fields, then the
 //!   base run fields, then the profile parameters, so each field is written once.
 //! - [`RegistryAuth`], [`PythonVersion`]: value types of the base fields.
 //! - [`BaseRunFields`]: a borrowed view for the rules across base fields.

@@ -1,9 +1,9 @@
 //! `type: service` (spec §7): replicas behind an HTTP endpoint, optionally autoscaled.
 //!
 //! - [`ServiceConfiguration`] and its rules.
-//! - [`ServicePort`], [`GatewaySetting`], [`HttpsSetting`], [`ScalingSpec`]: field types.
-//! - [`ReplicaGroup`]: a group of replicas with its own commands, resources and scaling.
-//!   Models, probes and rate limits have their own modules.
+//! - [`ServicePort`], [`GatewaySetting`], [`HttpsSetting`]: field types.
+//!
+//! Scaling, replica groups, models, probes and rate limits have their own modules.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -11,24 +11,19 @@ use serde::{Deserialize, Serialize};
 use super::error::{FieldPath, RuleViolation};
 use super::forms::{FormError, Forms, NoObject, impl_deserialize_forms, impl_schema_forms};
 use super::literal::literal;
+use super::names::check_group_names;
 use super::probes::{ProbeConfig, check_probes};
-use super::profile::{SpotPolicy, config_struct};
 use super::rate_limits::{RateLimit, check_rate_limits};
 use super::references::{EntityReferenceObject, NameOrReference};
-use super::run::{PythonVersion, check_commands, with_base_run_fields};
+use super::replica_group::ReplicaGroup;
+use super::run::{check_commands, with_base_run_fields};
+use super::scaling::{ScalingSpec, check_replicas_and_scaling, deserialize_service_replicas};
 use super::service_model::ServiceModel;
-use super::task::check_group_names;
-use crate::duration::Duration;
 use crate::range::Range;
-use crate::resources::ResourcesSpec;
 
 literal!(
     /// `type: service`.
     ServiceTag = "service"
-);
-literal!(
-    /// `metric: rps`, the only scaling metric.
-    RpsMetric = "rps"
 );
 
 /// The service's port. Only the container port matters; an int maps from local port 80.
@@ -159,133 +154,6 @@ impl Forms for HttpsSetting {
 }
 impl_deserialize_forms!(HttpsSetting);
 
-/// The scaling windows dstack supports, in seconds.
-const SCALING_WINDOWS: [i64; 3] = [30, 60, 300];
-
-fn default_scale_up_delay() -> Duration {
-    Duration::from_secs(300)
-}
-
-fn default_scale_down_delay() -> Duration {
-    Duration::from_secs(600)
-}
-
-/// Autoscaling by requests per second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ScalingSpec {
-    /// Always `rps`.
-    pub metric: RpsMetric,
-    /// The requests per second each replica should get.
-    pub target: f64,
-    /// The window the rate is averaged over: 30s, 60s or 300s; 60s when unset.
-    #[serde(default)]
-    pub window: Option<Duration>,
-    /// How long the rate must stay high before scaling up.
-    #[serde(default = "default_scale_up_delay")]
-    pub scale_up_delay: Duration,
-    /// How long the rate must stay low before scaling down.
-    #[serde(default = "default_scale_down_delay")]
-    pub scale_down_delay: Duration,
-}
-
-impl ScalingSpec {
-    fn check(&self, path: FieldPath) -> Result<(), RuleViolation> {
-        if self.target.is_nan() || self.target <= 0.0 {
-            return Err(RuleViolation::new(
-                path.key("target"),
-                format!("must be greater than 0, got {}", self.target),
-            ));
-        }
-        if let Some(window) = self.window
-            && !SCALING_WINDOWS.contains(&window.as_secs())
-        {
-            return Err(RuleViolation::new(
-                path.key("window"),
-                format!("must be 30s, 60s or 300s, got {}s", window.as_secs()),
-            ));
-        }
-        for (key, delay) in [
-            ("scale_up_delay", self.scale_up_delay),
-            ("scale_down_delay", self.scale_down_delay),
-        ] {
-            if delay.as_secs() < 0 {
-                return Err(RuleViolation::new(
-                    path.clone().key(key),
-                    "cannot be negative",
-                ));
-            }
-        }
-        Ok(())
-    }
-}
-
-/// The routers a replica group may run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum RouterType {
-    /// SGLang Model Gateway.
-    #[default]
-    #[serde(alias = "sglang")]
-    Smg,
-    /// NVIDIA Dynamo.
-    Dynamo,
-}
-
-config_struct! {
-    /// A router in front of a replica group.
-    pub struct ReplicaGroupRouterConfig {
-        /// The router kind.
-        #[serde(rename = "type", default)]
-        pub kind: RouterType,
-    }
-}
-
-config_struct! {
-    /// A group of service replicas with its own commands, resources and scaling.
-    pub struct ReplicaGroup {
-        /// The group name; its position (`"0"`, `"1"`, ...) when unset.
-        #[serde(default)]
-        pub name: Option<String>,
-        /// The replica count or range.
-        #[serde(alias = "count")]
-        pub replicas: Range<u32>,
-        /// Autoscaling; required when `replicas` is a range.
-        #[serde(default)]
-        pub scaling: Option<ScalingSpec>,
-        /// The resources of each replica; not inherited from the service.
-        #[serde(default)]
-        pub resources: ResourcesSpec,
-        /// Spot or on-demand, for this group only.
-        #[serde(default)]
-        pub spot_policy: Option<SpotPolicy>,
-        /// A capacity reservation, for this group only.
-        #[serde(default)]
-        pub reservation: Option<String>,
-        /// The group's commands.
-        #[serde(default)]
-        pub commands: Vec<String>,
-        /// The group's image.
-        #[serde(default)]
-        pub image: Option<String>,
-        /// The Python version of dstack's base image, for this group.
-        #[serde(default)]
-        pub python: Option<PythonVersion>,
-        /// Whether dstack's base image includes the CUDA compiler, for this group.
-        #[serde(default)]
-        pub nvcc: Option<bool>,
-        /// Whether Docker runs inside the group's containers.
-        #[serde(default)]
-        pub docker: Option<bool>,
-        /// Whether the group's containers are privileged.
-        #[serde(default)]
-        pub privileged: Option<bool>,
-        /// A router in front of the group.
-        #[serde(default)]
-        pub router: Option<ReplicaGroupRouterConfig>,
-    }
-}
-
 with_base_run_fields! {
     /// A service: replicas behind an HTTP endpoint.
     pub struct ServiceConfiguration (ServiceTag) {
@@ -316,7 +184,7 @@ with_base_run_fields! {
         #[serde(default)]
         pub probes: Option<Vec<ProbeConfig>>,
         /// The replica count or range; 1 when unset.
-        #[serde(default)]
+        #[serde(default, deserialize_with = "deserialize_service_replicas")]
         pub replicas: Option<Range<u32>>,
         /// Replica groups, instead of `replicas`.
         #[serde(default)]
@@ -333,33 +201,6 @@ fn default_true() -> bool {
 
 fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
     RuleViolation::new(FieldPath::keys(&[key]), message)
-}
-
-/// `replicas` must have a max, and `scaling` is required exactly when it is a real range.
-fn check_replicas_and_scaling(
-    replicas: Range<u32>,
-    scaling: Option<&ScalingSpec>,
-    path: &FieldPath,
-) -> Result<(), RuleViolation> {
-    let Some(max) = replicas.max else {
-        return Err(RuleViolation::new(
-            path.clone().key("replicas"),
-            "the maximum number of replicas is required",
-        ));
-    };
-    let is_range = replicas.min.unwrap_or(0) != max;
-    match scaling {
-        None if is_range => Err(RuleViolation::new(
-            path.clone().key("replicas"),
-            "when `replicas` is a range, `scaling` must be set",
-        )),
-        Some(_) if !is_range => Err(RuleViolation::new(
-            path.clone().key("scaling"),
-            "to use `scaling`, `replicas` must be a range",
-        )),
-        Some(scaling) => scaling.check(path.clone().key("scaling")),
-        None => Ok(()),
-    }
 }
 
 impl ServiceConfiguration {
@@ -396,6 +237,12 @@ impl ServiceConfiguration {
                     min: Some(1),
                     max: Some(1),
                 });
+                if self.schedule.is_some() && replicas.min.unwrap_or(0) == 0 {
+                    return Err(violation(
+                        "replicas",
+                        "a scheduled service cannot scale to zero, set a minimum of 1 or more replicas",
+                    ));
+                }
                 check_replicas_and_scaling(replicas, self.scaling.as_ref(), &FieldPath::root())
             }
         }

@@ -2,7 +2,7 @@
 
 use super::error::{FieldPath, RuleViolation};
 use super::literal::literal;
-use super::names::check_group_name;
+use super::names::check_group_names;
 use super::profile::config_struct;
 use super::run::{check_commands, with_base_run_fields};
 use crate::ports::PortMapping;
@@ -58,33 +58,6 @@ with_base_run_fields! {
 
 fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
     RuleViolation::new(FieldPath::keys(&[key]), message)
-}
-
-/// Group names must be valid and unique; unset names default to the group's position.
-pub(crate) fn check_group_names<'a>(
-    names: impl Iterator<Item = Option<&'a str>>,
-    key: &str,
-) -> Result<(), RuleViolation> {
-    let mut seen = Vec::new();
-    for (index, name) in names.enumerate() {
-        let path = FieldPath::keys(&[key]).index(index).key("name");
-        let name = match name {
-            Some(name) => {
-                check_group_name(name)
-                    .map_err(|message| RuleViolation::new(path.clone(), message))?;
-                name.to_owned()
-            }
-            None => index.to_string(),
-        };
-        if seen.contains(&name) {
-            return Err(RuleViolation::new(
-                path,
-                format!("duplicate group name \"{name}\""),
-            ));
-        }
-        seen.push(name);
-    }
-    Ok(())
 }
 
 impl TaskConfiguration {

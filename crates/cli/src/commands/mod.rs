@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "dstack", version, about = "Run AI workloads on fleets of GPU machines")]
+#[command(
+    name = "dstack",
+    version,
+    about = "Run AI workloads on fleets of GPU machines"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,

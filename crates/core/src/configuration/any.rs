@@ -42,6 +42,13 @@ macro_rules! configuration_union {
                 }
             }
 
+            /// The configuration's `name`, if it sets one.
+            pub fn name(&self) -> Option<&str> {
+                match self {
+                    $(Self::$variant(configuration) => configuration.name(),)*
+                }
+            }
+
             /// Checks the rules across fields of the configuration.
             pub fn check(&self) -> Result<(), RuleViolation> {
                 match self {

@@ -239,6 +239,11 @@ fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
 }
 
 impl FleetConfiguration {
+    /// `name`: the fleet's name; the server generates one when unset.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// Cloud-only fields that are set.
     fn cloud_fields_set(&self) -> Vec<&'static str> {
         [

@@ -98,6 +98,11 @@ fn violation(key: &str, message: impl Into<String>) -> RuleViolation {
 }
 
 impl GatewayConfiguration {
+    /// `name`: the gateway's name; the server generates one when unset.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
     /// Checks the rules across fields.
     pub fn check(&self) -> Result<(), RuleViolation> {
         if let Some(name) = &self.name {

@@ -94,6 +94,11 @@ macro_rules! with_base_run_fields {
         }
 
         impl $name {
+            /// `name`: the run's name; the server generates one when unset.
+            pub fn name(&self) -> Option<&str> {
+                self.name.as_deref()
+            }
+
             /// The base run fields, borrowed for their rules.
             pub fn base_run_fields(&self) -> $crate::configuration::run::BaseRunFields<'_> {
                 $crate::configuration::run::BaseRunFields {

@@ -200,6 +200,11 @@ impl VolumeConfiguration {
         })
     }
 
+    /// `name`: the volume's name; the server generates one when unset.
+    pub fn name(&self) -> Option<&str> {
+        self.common().name
+    }
+
     fn common(&self) -> VolumeCommon<'_> {
         match self {
             Self::Aws(volume) => volume.common(),

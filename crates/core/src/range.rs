@@ -34,6 +34,9 @@ pub enum RangeError {
 }
 
 /// A value that can be an end of a [`Range`].
+/// Pattern of a whole-number range written as text (`2`, `1..8`, `2..`, `..4`).
+pub(crate) const INT_RANGE_PATTERN: &str = r"^ *[0-9]* *(\.\. *[0-9]* *)?$";
+
 pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
     /// Names the bound type in schema names (`Range_int`, `Range_Memory`).
     const NAME: &'static str;
@@ -43,10 +46,13 @@ pub trait RangeBound: Copy + PartialOrd + fmt::Display + Sized {
     fn from_f64(value: f64) -> Result<Self, String>;
     /// The JSON schema of one bound.
     fn bound_schema() -> Schema;
+    /// Pattern of a range of this bound written as text (`1..2`, `8GB..`), for schemas.
+    const RANGE_PATTERN: &'static str;
 }
 
 impl RangeBound for u32 {
     const NAME: &'static str = "int";
+    const RANGE_PATTERN: &'static str = INT_RANGE_PATTERN;
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|_| format!("{text:?} is not a whole number"))
@@ -67,6 +73,8 @@ impl RangeBound for u32 {
 
 impl RangeBound for Memory {
     const NAME: &'static str = "Memory";
+    const RANGE_PATTERN: &'static str =
+        r"^ *([0-9.]+ *([mMgGtT][bB])?)? *(\.\. *([0-9.]+ *([mMgGtT][bB])?)? *)?$";
     fn parse_bound(text: &str) -> Result<Self, String> {
         text.parse()
             .map_err(|e: crate::memory::MemoryError| e.to_string())
@@ -295,7 +303,7 @@ impl<T: RangeBound> JsonSchema for Range<T> {
             "description": "a range: `min..max`, `min..`, `..max`, a single value, or {min, max}",
             "anyOf": [
                 bound,
-                { "type": "string", "pattern": r"^ *[^.]*(\.\.)?[^.]* *$" },
+                { "type": "string", "pattern": T::RANGE_PATTERN },
                 {
                     "type": "object",
                     "properties": { "min": nullable_bound, "max": nullable_bound },

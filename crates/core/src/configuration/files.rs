@@ -74,7 +74,7 @@ impl Forms for FilePathMapping {
     }
 }
 impl_deserialize_forms!(FilePathMapping);
-impl_schema_forms!(FilePathMapping, "FilePathMapping", ["string"]);
+impl_schema_forms!(FilePathMapping, "FilePathMapping", [{"type": "string"}]);
 
 #[cfg(test)]
 mod tests {

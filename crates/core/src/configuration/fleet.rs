@@ -168,7 +168,7 @@ impl Forms for FleetNodes {
     }
 }
 impl_deserialize_forms!(FleetNodes);
-impl_schema_forms!(FleetNodes, "FleetNodes", ["integer", "string"]);
+impl_schema_forms!(FleetNodes, "FleetNodes", [{"type": "integer"}, {"type": "string", "pattern": crate::range::INT_RANGE_PATTERN}]);
 
 config_struct! {
     /// A fleet: cloud instances (`nodes`) or existing hosts over SSH (`ssh_config`).

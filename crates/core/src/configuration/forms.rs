@@ -152,7 +152,7 @@ macro_rules! impl_schema_forms {
                 let object = generator.subschema_for::<<$type as $crate::configuration::forms::Forms>::Object>();
                 schemars::json_schema!({
                     "description": <$type as $crate::configuration::forms::Forms>::EXPECTING,
-                    "anyOf": [$({"type": $scalar},)* object]
+                    "anyOf": [$($scalar,)* object]
                 })
             }
         }

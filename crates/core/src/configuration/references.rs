@@ -64,7 +64,7 @@ impl Forms for EntityReference {
     }
 }
 impl_deserialize_forms!(EntityReference);
-impl_schema_forms!(EntityReference, "EntityReference", ["string"]);
+impl_schema_forms!(EntityReference, "EntityReference", [{"type": "string"}]);
 
 /// A reference kept in its original form: a `name`/`project/name` string or an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -100,7 +100,7 @@ impl Forms for NameOrReference {
     }
 }
 impl_deserialize_forms!(NameOrReference);
-impl_schema_forms!(NameOrReference, "NameOrReference", ["string"]);
+impl_schema_forms!(NameOrReference, "NameOrReference", [{"type": "string"}]);
 
 #[cfg(test)]
 mod tests {

@@ -126,7 +126,7 @@ impl Forms for RepoSpec {
     }
 }
 impl_deserialize_forms!(RepoSpec);
-impl_schema_forms!(RepoSpec, "RepoSpec", ["string"]);
+impl_schema_forms!(RepoSpec, "RepoSpec", [{"type": "string"}]);
 
 #[cfg(test)]
 mod tests {

@@ -5,18 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::forms::{FormError, Forms, impl_deserialize_forms, impl_schema_forms};
 use crate::duration::Duration;
-
-/// An event after which a job is resubmitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum RetryEvent {
-    /// No offer could be provisioned.
-    NoCapacity,
-    /// A spot instance was interrupted.
-    Interruption,
-    /// The job failed.
-    Error,
-}
+pub use crate::status::RetryEvent;
 
 /// The object form of `retry`: unset fields mean every event, for one hour.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -62,7 +51,7 @@ impl Forms for Retry {
     }
 }
 impl_deserialize_forms!(Retry);
-impl_schema_forms!(Retry, "Retry", ["boolean"]);
+impl_schema_forms!(Retry, "Retry", [{"type": "boolean"}]);
 
 #[cfg(test)]
 mod tests {

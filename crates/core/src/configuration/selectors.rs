@@ -79,7 +79,7 @@ impl Forms for InstanceSelector {
     }
 }
 impl_deserialize_forms!(InstanceSelector);
-impl_schema_forms!(InstanceSelector, "InstanceSelector", ["string"]);
+impl_schema_forms!(InstanceSelector, "InstanceSelector", [{"type": "string"}]);
 
 literal!(
     /// The `type` of [`VastAiOptions`].

@@ -86,7 +86,7 @@ impl Forms for ServicePort {
     }
 }
 impl_deserialize_forms!(ServicePort);
-impl_schema_forms!(ServicePort, "ServicePort", ["integer", "string"]);
+impl_schema_forms!(ServicePort, "ServicePort", [{"type": "integer"}, {"type": "string"}]);
 
 /// `gateway:` as written: a switch, or the gateway to use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -115,7 +115,7 @@ impl Forms for GatewaySetting {
     }
 }
 impl_deserialize_forms!(GatewaySetting);
-impl_schema_forms!(GatewaySetting, "GatewaySetting", ["boolean", "string"]);
+impl_schema_forms!(GatewaySetting, "GatewaySetting", [{"type": "boolean"}, {"type": "string"}]);
 
 /// `https:`: on, off, or `auto` (on when the gateway has a certificate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]

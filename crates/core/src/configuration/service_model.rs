@@ -138,7 +138,7 @@ impl Forms for ServiceModel {
     }
 }
 impl_deserialize_forms!(ServiceModel);
-impl_schema_forms!(ServiceModel, "ServiceModel", ["string"]);
+impl_schema_forms!(ServiceModel, "ServiceModel", [{"type": "string"}]);
 
 #[cfg(test)]
 mod tests {

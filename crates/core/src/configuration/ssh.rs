@@ -108,7 +108,7 @@ impl Forms for SshHost {
     }
 }
 impl_deserialize_forms!(SshHost);
-impl_schema_forms!(SshHost, "SshHost", ["string"]);
+impl_schema_forms!(SshHost, "SshHost", [{"type": "string"}]);
 
 config_struct! {
     /// How the server reaches the hosts of an SSH fleet.

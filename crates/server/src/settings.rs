@@ -1,0 +1,114 @@
+//! [`Settings`]: everything `dstack server` is configured with, from flags or environment
+//! (config-cli.md §15.19, §17). Secrets are redacted in `Debug`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Args;
+
+/// A value that must not reach logs: its `Debug` is `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
+}
+
+/// The server's settings: flags first, then `DSTACK_*` variables, then defaults.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// The address to listen on.
+    #[arg(long, env = "DSTACK_SERVER_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// The port to listen on (0 picks a free one).
+    #[arg(short, long, env = "DSTACK_SERVER_PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// The log level: DEBUG, INFO, WARNING or ERROR.
+    #[arg(
+        short = 'l',
+        long,
+        env = "DSTACK_SERVER_LOG_LEVEL",
+        default_value = "INFO",
+        conflicts_with = "debug"
+    )]
+    pub log_level: String,
+    /// Log at DEBUG level.
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+    /// Update the main project in ~/.dstack/config.yml without asking.
+    #[arg(short = 'y', long = "yes", conflicts_with = "no")]
+    pub yes: bool,
+    /// Never update ~/.dstack/config.yml.
+    #[arg(short = 'n', long = "no")]
+    pub no: bool,
+    /// The admin's token, used only when the admin is first created.
+    #[arg(long = "token", env = "DSTACK_SERVER_ADMIN_TOKEN")]
+    pub admin_token: Option<Secret>,
+    /// Where the server keeps its state [default: ~/.dstack/server].
+    #[arg(long, env = "DSTACK_SERVER_DIR")]
+    pub server_dir: Option<PathBuf>,
+    /// A PostgreSQL URL; SQLite under the server directory when unset.
+    #[arg(long, env = "DSTACK_DATABASE_URL")]
+    pub database_url: Option<Secret>,
+    /// The URL clients reach the server at [default: http://HOST:PORT].
+    #[arg(long, env = "DSTACK_SERVER_URL")]
+    pub server_url: Option<String>,
+    /// The home directory that holds `.dstack/`.
+    #[arg(long, env = "HOME", hide = true)]
+    pub home: PathBuf,
+}
+
+impl Settings {
+    /// Settings with every default, for a home directory; what tests start from.
+    pub fn with_home(home: PathBuf) -> Self {
+        Self {
+            host: "127.0.0.1".to_owned(),
+            port: 3000,
+            log_level: "INFO".to_owned(),
+            debug: false,
+            yes: false,
+            no: false,
+            admin_token: None,
+            server_dir: None,
+            database_url: None,
+            server_url: None,
+            home,
+        }
+    }
+
+    /// The server directory.
+    pub fn server_dir(&self) -> PathBuf {
+        self.server_dir
+            .clone()
+            .unwrap_or_else(|| self.home.join(".dstack").join("server"))
+    }
+
+    /// The client configuration the server writes its `main` project into.
+    pub fn client_config_path(&self) -> PathBuf {
+        self.home.join(".dstack").join("config.yml")
+    }
+
+    /// The log filter for `tracing`, from `--log-level` or `-d`.
+    pub fn log_filter(&self) -> &'static str {
+        if self.debug {
+            return "debug";
+        }
+        match self.log_level.to_ascii_uppercase().as_str() {
+            "DEBUG" => "debug",
+            "WARNING" | "WARN" => "warn",
+            "ERROR" | "CRITICAL" => "error",
+            _ => "info",
+        }
+    }
+}

@@ -77,7 +77,15 @@ async fn start(
         }
     };
     let admin_token = settings.admin_token.as_ref().map(|token| token.0.as_str());
-    let admin = bootstrap::ensure_admin_and_main(db.pool(), admin_token).await?;
+    let client_config = ClientConfig::load(&settings.client_config_path());
+    let configured_tokens: Vec<String> = client_config
+        .projects
+        .iter()
+        .filter(|project| project.name == MAIN_PROJECT)
+        .map(|project| project.token.clone())
+        .collect();
+    let admin =
+        bootstrap::ensure_admin_and_main(db.pool(), admin_token, &configured_tokens).await?;
     apply_server_config(db, &admin, &config).await?;
 
     let url = match &settings.server_url {
@@ -89,8 +97,9 @@ async fn start(
         tracing::info!("The admin token is {}", admin.caller.token);
     } else {
         tracing::info!(
-            "The admin token is stored hashed and cannot be shown again; \
-             start with --token or DSTACK_SERVER_ADMIN_TOKEN to print it"
+            "The admin token is stored hashed and is not in {}; start with --token or \
+             DSTACK_SERVER_ADMIN_TOKEN to print it",
+            settings.client_config_path().display()
         );
     }
     tracing::info!("The dstack server {SERVER_VERSION} is running at {url}");

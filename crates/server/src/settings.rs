@@ -53,20 +53,28 @@ pub struct Settings {
     #[arg(short = 'n', long = "no")]
     pub no: bool,
     /// The admin's token, used only when the admin is first created.
-    #[arg(long = "token", env = "DSTACK_SERVER_ADMIN_TOKEN")]
+    #[arg(
+        long = "token",
+        env = "DSTACK_SERVER_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     pub admin_token: Option<Secret>,
     /// Where the server keeps its state [default: ~/.dstack/server].
     #[arg(long, env = "DSTACK_SERVER_DIR")]
     pub server_dir: Option<PathBuf>,
     /// A PostgreSQL URL; SQLite under the server directory when unset.
-    #[arg(long, env = "DSTACK_DATABASE_URL")]
+    #[arg(long, env = "DSTACK_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<Secret>,
     /// The URL clients reach the server at [default: http://HOST:PORT].
     #[arg(long, env = "DSTACK_SERVER_URL")]
     pub server_url: Option<String>,
-    /// The home directory that holds `.dstack/`.
-    #[arg(long, env = "HOME", hide = true)]
+    /// The home directory that holds `.dstack/`: `$HOME`, or the working directory without it.
+    #[arg(skip = home_from_env())]
     pub home: PathBuf,
+}
+
+fn home_from_env() -> PathBuf {
+    std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
 
 impl Settings {

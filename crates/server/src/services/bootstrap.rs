@@ -25,19 +25,26 @@ pub struct Admin {
 }
 
 /// Creates the admin unless it exists, with `token` or a fresh one; then the `main` project.
+/// An existing admin's token is known again when `token` or one of `candidates` (such as the
+/// one in `~/.dstack/config.yml`) matches its hash.
 pub async fn ensure_admin_and_main(
     pool: &AnyPool,
     token: Option<&str>,
+    candidates: &[String],
 ) -> Result<Admin, ServiceError> {
     let admin = match user_rows::find_by_name(pool, ADMIN_NAME).await? {
         Some(row) => {
-            let matching = match token {
-                Some(token) => user_rows::find_by_token_hash(pool, &hash_token(token))
-                    .await?
-                    .filter(|found| found.id == row.id)
-                    .map(|_| token.to_owned()),
-                None => None,
-            };
+            let mut matching = None;
+            for candidate in token
+                .into_iter()
+                .chain(candidates.iter().map(String::as_str))
+            {
+                let found = user_rows::find_by_token_hash(pool, &hash_token(candidate)).await?;
+                if found.is_some_and(|found| found.id == row.id) {
+                    matching = Some(candidate.to_owned());
+                    break;
+                }
+            }
             Admin {
                 token_known: matching.is_some(),
                 caller: Caller {

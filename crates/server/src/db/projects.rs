@@ -139,14 +139,14 @@ pub async fn update_settings<'e>(
     Ok(())
 }
 
-/// Marks a live project deleted, which frees its name.
+/// Marks a live project deleted, which frees its name; false when it was not live.
 pub async fn mark_deleted<'e>(
     db: impl Executor<'e, Database = Any>,
     id: Uuid4,
-) -> Result<(), DbError> {
-    sqlx::query("UPDATE projects SET deleted = 1 WHERE id = $1")
+) -> Result<bool, DbError> {
+    let done = sqlx::query("UPDATE projects SET deleted = 1 WHERE id = $1 AND deleted = 0")
         .bind(id.to_string())
         .execute(db)
         .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }

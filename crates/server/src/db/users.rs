@@ -224,15 +224,18 @@ pub async fn set_token_hash<'e>(
     Ok(done.rows_affected() == 1)
 }
 
-/// Marks a live user deleted; false when there is none with this id.
-pub async fn mark_deleted<'e>(
+/// Marks the live user with this name (in any case) deleted; returns their id, or `None` when
+/// there is no such user.
+pub async fn mark_deleted_by_name<'e>(
     db: impl Executor<'e, Database = Any>,
-    id: Uuid4,
-) -> Result<bool, DbError> {
-    let done =
-        sqlx::query("UPDATE users SET deleted = 1, active = 0 WHERE id = $1 AND deleted = 0")
-            .bind(id.to_string())
-            .execute(db)
-            .await?;
-    Ok(done.rows_affected() == 1)
+    name: &str,
+) -> Result<Option<Uuid4>, DbError> {
+    let id: Option<String> = sqlx::query_scalar(
+        "UPDATE users SET deleted = 1, active = 0 \
+         WHERE lower(name) = lower($1) AND deleted = 0 RETURNING id",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await?;
+    id.map(|id| parse_id("users.id", &id)).transpose()
 }

@@ -145,9 +145,7 @@ pub async fn create(
         is_public: request.is_public,
         templates_repo: request.templates_repo.clone(),
     };
-    // The insert comes first, so on SQLite the transaction holds the write lock from its
-    // first statement and a concurrent create waits instead of failing to upgrade.
-    let mut tx = pool.begin().await?;
+    let mut tx = write_only(pool).await?;
     project_rows::insert(&mut *tx, &row)
         .await
         .map_err(|error| match error {
@@ -164,34 +162,51 @@ pub async fn create(
 /// `projects/delete`: global admins may delete any project, others only those they
 /// administer; every name must exist.
 pub async fn delete(pool: &AnyPool, caller: &Caller, names: &[String]) -> Result<(), ServiceError> {
-    let mut tx = pool.begin().await?;
+    let mut doomed = Vec::with_capacity(names.len());
     for name in names {
-        let project = project_rows::find_by_name(&mut *tx, name)
+        let project = project_rows::find_by_name(pool, name)
             .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("Project {name} not found")))?;
-        let role = members::find_role(&mut *tx, project.id, caller.user.id).await?;
+            .ok_or_else(|| project_not_found(name))?;
+        let role = members::find_role(pool, project.id, caller.user.id).await?;
         if !caller.is_admin() && role != Some(ProjectRole::Admin) {
             return Err(ServiceError::Forbidden);
         }
-        project_rows::mark_deleted(&mut *tx, project.id).await?;
-        members::remove_all(&mut *tx, project.id).await?;
+        doomed.push((project.id, name));
+    }
+    // Reads above, writes only in the transaction: see `write_only`.
+    let mut tx = write_only(pool).await?;
+    for (id, name) in doomed {
+        if !project_rows::mark_deleted(&mut *tx, id).await? {
+            return Err(project_not_found(name));
+        }
+        members::remove_all(&mut *tx, id).await?;
     }
     tx.commit().await?;
     Ok(())
+}
+
+fn project_not_found(name: &str) -> ServiceError {
+    ServiceError::NotFound(format!("Project {name} not found"))
+}
+
+/// A transaction for writes only. On SQLite a transaction that reads first cannot take the
+/// write lock later if another writer committed meanwhile, so rules read before it begins.
+async fn write_only(pool: &AnyPool) -> Result<Transaction<'static, Any>, ServiceError> {
+    Ok(pool.begin().await?)
 }
 
 /// Looks up the users of `settings` (by name or e-mail) and checks that the caller may give
 /// each role: only project admins grant `admin`; a non-manager may add only themselves as
 /// `user` (public projects).
 async fn resolve_members(
-    tx: &mut Transaction<'_, Any>,
+    pool: &AnyPool,
     caller: &Caller,
     access: &ProjectAccess,
     settings: &[MemberSetting],
 ) -> Result<Vec<(Uuid4, ProjectRole)>, ServiceError> {
     let mut resolved = Vec::with_capacity(settings.len());
     for setting in settings {
-        let user = users::find_by_name_or_email(&mut **tx, &setting.username)
+        let user = users::find_by_name_or_email(pool, &setting.username)
             .await?
             .ok_or_else(|| {
                 ServiceError::NotFound(format!("User {} not found", setting.username))
@@ -218,11 +233,10 @@ pub async fn set_members(
     access: &ProjectAccess,
     settings: &[MemberSetting],
 ) -> Result<Project, ServiceError> {
-    let mut tx = pool.begin().await?;
-    let resolved = resolve_members(&mut tx, caller, access, settings).await?;
+    let resolved = resolve_members(pool, caller, access, settings).await?;
     if !access.is_admin() {
         // A manager may not take the admin role away from anyone either.
-        let current = members::list(&mut *tx, access.project.id).await?;
+        let current = members::list(pool, access.project.id).await?;
         let demotes_admin = current.iter().any(|member| {
             member.role == ProjectRole::Admin
                 && !resolved.contains(&(member.user.id, ProjectRole::Admin))
@@ -231,6 +245,7 @@ pub async fn set_members(
             return Err(ServiceError::Forbidden);
         }
     }
+    let mut tx = write_only(pool).await?;
     members::remove_all(&mut *tx, access.project.id).await?;
     for (user_id, role) in resolved {
         members::upsert(&mut *tx, access.project.id, user_id, role).await?;
@@ -246,8 +261,8 @@ pub async fn add_members(
     access: &ProjectAccess,
     settings: &[MemberSetting],
 ) -> Result<Project, ServiceError> {
-    let mut tx = pool.begin().await?;
-    let resolved = resolve_members(&mut tx, caller, access, settings).await?;
+    let resolved = resolve_members(pool, caller, access, settings).await?;
+    let mut tx = write_only(pool).await?;
     for (user_id, role) in resolved {
         members::upsert(&mut *tx, access.project.id, user_id, role).await?;
     }
@@ -263,19 +278,23 @@ pub async fn remove_members(
     access: &ProjectAccess,
     usernames: &[String],
 ) -> Result<Project, ServiceError> {
-    let mut tx = pool.begin().await?;
+    let mut leaving = Vec::with_capacity(usernames.len());
     for name in usernames {
-        let user = users::find_by_name_or_email(&mut *tx, name)
+        let user = users::find_by_name_or_email(pool, name)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("User {name} not found")))?;
-        let role = members::find_role(&mut *tx, access.project.id, user.id).await?;
+        let role = members::find_role(pool, access.project.id, user.id).await?;
         let allowed = user.id == caller.user.id
             || access.is_admin()
             || (access.is_manager() && role != Some(ProjectRole::Admin));
         if !allowed {
             return Err(ServiceError::Forbidden);
         }
-        if !members::remove(&mut *tx, access.project.id, user.id).await? {
+        leaving.push((user.id, name));
+    }
+    let mut tx = write_only(pool).await?;
+    for (user_id, name) in leaving {
+        if !members::remove(&mut *tx, access.project.id, user_id).await? {
             return Err(ServiceError::Invalid(format!(
                 "User {name} is not a member of the project"
             )));
@@ -315,6 +334,10 @@ pub async fn ensure(pool: &AnyPool, owner: &Caller, name: &str) -> Result<bool, 
         is_public: false,
         templates_repo: None,
     };
-    create(pool, owner, &request).await?;
-    Ok(true)
+    match create(pool, owner, &request).await {
+        Ok(_) => Ok(true),
+        // Another replica starting beside this one made it first.
+        Err(ServiceError::AlreadyExists(_)) => Ok(false),
+        Err(other) => Err(other),
+    }
 }

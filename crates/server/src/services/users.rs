@@ -213,13 +213,14 @@ pub async fn refresh_token(
 
 /// `users/delete`: all the named users, or none when one does not exist.
 pub async fn delete(pool: &AnyPool, usernames: &[String]) -> Result<(), ServiceError> {
+    // Writes only: on SQLite a transaction that reads first cannot take the write lock later
+    // if another writer committed meanwhile.
     let mut tx = pool.begin().await?;
     for name in usernames {
-        let row = user_rows::find_by_name(&mut *tx, name)
+        let id = user_rows::mark_deleted_by_name(&mut *tx, name)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("User {name} not found")))?;
-        user_rows::mark_deleted(&mut *tx, row.id).await?;
-        members::remove_user(&mut *tx, row.id).await?;
+        members::remove_user(&mut *tx, id).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -39,11 +39,10 @@ pub struct Settings {
         short = 'l',
         long,
         env = "DSTACK_SERVER_LOG_LEVEL",
-        default_value = "INFO",
-        conflicts_with = "debug"
+        default_value = "INFO"
     )]
     pub log_level: String,
-    /// Log at DEBUG level.
+    /// Log at DEBUG level, whatever the log level says.
     #[arg(short = 'd', long)]
     pub debug: bool,
     /// Update the main project in ~/.dstack/config.yml without asking.
@@ -118,5 +117,58 @@ impl Settings {
             "ERROR" | "CRITICAL" => "error",
             _ => "info",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Command {
+        #[command(flatten)]
+        settings: Settings,
+    }
+
+    fn parse(args: &[&str]) -> Settings {
+        let argv = std::iter::once("server").chain(args.iter().copied());
+        Command::try_parse_from(argv).expect("valid flags").settings
+    }
+
+    #[test]
+    fn flags_set_address_token_and_config_policy() {
+        let settings = parse(&["--host", "0.0.0.0", "-p", "0", "-y", "--token", "abc"]);
+        assert_eq!((settings.host.as_str(), settings.port), ("0.0.0.0", 0));
+        assert!(settings.yes && !settings.no);
+        assert_eq!(settings.admin_token, Some(Secret("abc".to_owned())));
+        assert!(Command::try_parse_from(["server", "-y", "-n"]).is_err());
+    }
+
+    #[test]
+    fn debug_wins_over_the_log_level() {
+        assert_eq!(parse(&["-l", "WARNING"]).log_filter(), "warn");
+        assert_eq!(parse(&["-l", "WARNING", "-d"]).log_filter(), "debug");
+    }
+
+    #[test]
+    fn secrets_stay_out_of_debug_output() {
+        let mut settings = Settings::with_home(PathBuf::from("/home/u"));
+        settings.admin_token = Some(Secret("hunter2".to_owned()));
+        settings.database_url = Some(Secret("postgres://u:pw@h/db".to_owned()));
+        let shown = format!("{settings:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("pw@"),
+            "{shown}"
+        );
+        assert_eq!(
+            settings.server_dir(),
+            PathBuf::from("/home/u/.dstack/server")
+        );
+        assert_eq!(
+            settings.client_config_path(),
+            PathBuf::from("/home/u/.dstack/config.yml")
+        );
     }
 }

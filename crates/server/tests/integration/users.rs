@@ -229,7 +229,20 @@ async fn deactivated_users_cannot_call(server: &TestServer) {
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
 }
 
+async fn concurrent_creates_of_one_name_give_one_user(server: &TestServer) {
+    let body = json!({"username": "twin", "global_role": "user", "email": null, "active": true});
+    let create = || server.post("/api/users/create", ADMIN_TOKEN, body.clone());
+    let (a, b, c, d) = tokio::join!(create(), create(), create(), create());
+    let replies = [a, b, c, d];
+    let created = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    assert_eq!(created, 1, "{replies:?}");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        business_error("resource_exists", reply);
+    }
+}
+
 crate::engine_tests!(
+    concurrent_creates_of_one_name_give_one_user,
     admins_create_users_and_names_stay_unique,
     only_admins_manage_users,
     non_admins_see_only_themselves,

@@ -234,7 +234,10 @@ async fn concurrent_creates_of_one_name_give_one_user(server: &TestServer) {
     let create = || server.post("/api/users/create", ADMIN_TOKEN, body.clone());
     let (a, b, c, d) = tokio::join!(create(), create(), create(), create());
     let replies = [a, b, c, d];
-    let created = replies.iter().filter(|r| r.status == StatusCode::OK).count();
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
     assert_eq!(created, 1, "{replies:?}");
     for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
         business_error("resource_exists", reply);

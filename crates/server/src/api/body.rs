@@ -1,8 +1,10 @@
 //! Request bodies: [`JsonBody`] for endpoints that need one, [`OptionalBody`] for those where
 //! no body means defaults (api.md §1.2). Both name the offending field on bad input.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::de::DeserializeOwned;
 use serde_path_to_error::Segment;
 
@@ -24,6 +26,26 @@ async fn read_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes
             loc: vec!["body".to_owned()],
             msg: rejection.body_text(),
         })
+}
+
+/// The largest request body the API reads.
+const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
+/// Reads the whole request body before the handler runs, so that a body sent to an endpoint
+/// that takes none is consumed too: hyper closes a connection whose request body was left
+/// unread, and a client still writing it would get a broken pipe instead of the answer.
+pub async fn read_whole_body(request: Request, next: Next) -> Result<Response, ServerError> {
+    let (parts, body) = request.into_parts();
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ServerError::InvalidBody {
+            kind: "body_unreadable",
+            loc: vec!["body".to_owned()],
+            msg: format!("the request body could not be read or is over {MAX_BODY_BYTES} bytes"),
+        })?;
+    Ok(next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await)
 }
 
 fn is_blank(bytes: &[u8]) -> bool {

@@ -57,7 +57,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/projects/{project_name}/update", post(projects::update))
         .route("/backends/list_types", post(backends::list_types))
-        .layer(middleware::from_fn(version::check_client_version));
+        .layer(middleware::from_fn(version::check_client_version))
+        .layer(middleware::from_fn(body::read_whole_body));
     Router::new()
         .route("/healthcheck", get(server::healthcheck))
         .nest("/api", api)

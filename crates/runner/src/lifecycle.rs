@@ -1,0 +1,58 @@
+//! How long the runner lives (agents.md §3.2): it waits for a job to be started, then for the
+//! job to end, then for the server to pull the last events, and then exits.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::agent::Agent;
+use crate::state::RunnerState;
+
+/// How long the runner waits for `POST /api/run`, and then for the final pull.
+pub const RUN_WAIT: Duration = Duration::from_secs(5 * 60);
+pub const FINAL_PULL_WAIT: Duration = Duration::from_secs(5 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("no job submitted within {} s", .0.as_secs())]
+    NoJobSubmitted(Duration),
+    #[error("interrupted before a job ran")]
+    Interrupted,
+}
+
+/// Returns when the runner may exit. `interrupt` resolves on SIGINT, SIGTERM or SIGQUIT: it
+/// ends the wait for a job, or stops the running one.
+pub async fn run_lifecycle(
+    agent: Arc<Agent>,
+    interrupt: impl Future<Output = ()>,
+    run_wait: Duration,
+) -> Result<(), LifecycleError> {
+    let mut interrupt = std::pin::pin!(interrupt);
+    let mut state = agent.watch_state();
+    tokio::select! {
+        started = tokio::time::timeout(run_wait, state.wait_for(|state| state.job_started())) => {
+            if started.is_err() {
+                return Err(LifecycleError::NoJobSubmitted(run_wait));
+            }
+        }
+        () = &mut interrupt => return Err(LifecycleError::Interrupted),
+    }
+    let ended = |state: &RunnerState| *state == RunnerState::WaitLogsFinished;
+    let interrupted = tokio::select! {
+        _ = state.wait_for(ended) => false,
+        () = &mut interrupt => true,
+    };
+    if interrupted {
+        tracing::info!("interrupted: stopping the job");
+        agent.stop();
+        let _ = state.wait_for(ended).await;
+    }
+    let mut pulled = agent.watch_final_pull();
+    if tokio::time::timeout(FINAL_PULL_WAIT, pulled.wait_for(|pulled| *pulled))
+        .await
+        .is_err()
+    {
+        tracing::warn!("the job's last events were not pulled; exiting anyway");
+    }
+    Ok(())
+}

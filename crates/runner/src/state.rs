@@ -84,7 +84,6 @@ impl fmt::Display for RunnerAction {
 mod tests {
     use super::RunnerAction::*;
     use super::RunnerState::*;
-    use super::*;
 
     #[test]
     fn each_state_allows_exactly_its_actions() {

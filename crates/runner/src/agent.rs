@@ -7,7 +7,7 @@
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use dstack_agents::runner::{JobInfo, PullResponse, SubmitBody};
 use tokio::sync::watch;
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use crate::config::RunnerConfig;
 use crate::executor::{self, PreparedJob};
 use crate::history::{History, JobOutcome};
+use crate::quota::LogQuota;
 use crate::state::{NotAllowed, RunnerAction, RunnerState};
 
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +33,8 @@ struct Inner {
     state: RunnerState,
     submission: Option<SubmitBody>,
     history: History,
+    quota: Option<LogQuota>,
+    submitted_at: Instant,
 }
 
 #[derive(Debug)]
@@ -40,6 +43,7 @@ pub struct Agent {
     inner: Mutex<Inner>,
     state: watch::Sender<RunnerState>,
     stop: watch::Sender<bool>,
+    quota_exceeded: watch::Sender<bool>,
     final_pull: watch::Sender<bool>,
 }
 
@@ -58,9 +62,12 @@ impl Agent {
                 state: RunnerState::WaitSubmit,
                 submission: None,
                 history: History::default(),
+                quota: None,
+                submitted_at: Instant::now(),
             }),
             state: watch::Sender::new(RunnerState::WaitSubmit),
             stop: watch::Sender::new(false),
+            quota_exceeded: watch::Sender::new(false),
             final_pull: watch::Sender::new(false),
         })
     }
@@ -96,6 +103,8 @@ impl Agent {
         if inner.submission.is_some() {
             tracing::warn!("a job was submitted again; the new one replaces it");
         }
+        inner.quota = LogQuota::new(body.log_quota_hour);
+        inner.submitted_at = Instant::now();
         inner.submission = Some(body);
         self.set_state(&mut inner, RunnerState::WaitRun);
         Ok(())
@@ -176,8 +185,27 @@ impl Agent {
         self.lock().history.push_running(now_ms());
     }
 
+    /// Records job output; output over the log quota is dropped and ends the job.
     pub fn record_output(&self, bytes: &[u8]) {
-        self.lock().history.push_job_output(bytes, now_ms());
+        let mut inner = self.lock();
+        let since_submit = inner.submitted_at.elapsed();
+        if let Some(quota) = &mut inner.quota
+            && !quota.admit(bytes.len(), since_submit)
+        {
+            self.quota_exceeded.send_replace(true);
+            return;
+        }
+        inner.history.push_job_output(bytes, now_ms());
+    }
+
+    /// Turns true when the job's output went over its hourly quota.
+    pub fn watch_quota_exceeded(&self) -> watch::Receiver<bool> {
+        self.quota_exceeded.subscribe()
+    }
+
+    /// The hourly log quota in bytes, if there is one.
+    pub fn log_quota(&self) -> Option<u64> {
+        self.lock().quota.as_ref().map(LogQuota::limit)
     }
 
     pub fn runner_log(&self, message: &str) {

@@ -2,7 +2,8 @@
 //!
 //! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`].
 //! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`].
-//! - [`state`]: which calls each API state accepts; [`history`]: the recorded events.
+//! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
+//!   [`quota`]: the hourly log quota.
 //! - [`executor`]: prepares and runs the job; [`switch_user`]: the helper that becomes the
 //!   job user.
 //! - [`user`], [`metrics`]: parsers of account files, cgroup files and nvidia-smi output.
@@ -15,6 +16,7 @@ pub mod executor;
 pub mod history;
 pub mod lifecycle;
 pub mod metrics;
+pub mod quota;
 pub mod server;
 pub mod state;
 pub mod switch_user;

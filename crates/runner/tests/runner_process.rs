@@ -376,6 +376,27 @@ async fn max_duration_terminates_the_job() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn output_over_the_log_quota_fails_the_job() {
+    let runner = Runner::start();
+    let mut submit = body("echo small; sleep 0.2; yes quota; sleep 600", json!({}));
+    submit.log_quota_hour = Some(1000);
+    runner.submit_and_run(&submit).await;
+    let pulled = runner.pull_to_end().await;
+    let last = pulled.last_state();
+    assert_eq!(last.state, JobStatus::Failed);
+    assert_eq!(
+        last.termination_reason,
+        Some(JobTerminationReason::LogQuotaExceeded)
+    );
+    assert!(pulled.output().starts_with("small\n"));
+    assert!(
+        pulled.logs.len() <= 1000,
+        "{} bytes kept",
+        pulled.logs.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn uploaded_code_is_unpacked_into_the_repo_dir() {
     let runner = Runner::start();
     let repo = runner.path("repo");

@@ -181,7 +181,11 @@ fn set_up(
         home: &job.user.home,
         mpi_hostfile: &hostfile_path.display().to_string(),
     };
-    Ok(build_job_env(std::env::vars(), &job.body, place))
+    // The job's environment is a map of strings: inherited variables that are not UTF-8 are
+    // left out rather than mangled.
+    let inherited = std::env::vars_os()
+        .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
+    Ok(build_job_env(inherited, &job.body, place))
 }
 
 fn write_file(path: &std::path::Path, contents: &str) -> io::Result<()> {
@@ -196,6 +200,7 @@ enum Ending {
     Exited(io::Result<ExitStatus>),
     Stopped,
     MaxDuration(u64),
+    LogQuota,
 }
 
 async fn run_commands(
@@ -240,9 +245,11 @@ async fn run_commands(
         }
     };
     let max_duration = spec.max_duration.filter(|seconds| *seconds > 0);
+    let mut quota_exceeded = agent.watch_quota_exceeded();
     let ending = tokio::select! {
         status = running.wait() => Ending::Exited(status),
         () = stop_requested(&mut stop) => Ending::Stopped,
+        () = stop_requested(&mut quota_exceeded) => Ending::LogQuota,
         () = elapsed(max_duration) => Ending::MaxDuration(max_duration.unwrap_or_default()),
     };
     let grace = spec
@@ -262,11 +269,20 @@ async fn run_commands(
             message: format!("the job ran longer than its max_duration of {seconds}s"),
             exit_status: running.stop(grace).await.ok().map(exit_status),
         },
+        Ending::LogQuota => failed(
+            JobTerminationReason::LogQuotaExceeded,
+            format!(
+                "the job's output went over its hourly log quota of {} bytes",
+                agent.log_quota().unwrap_or_default()
+            ),
+            running.stop(Duration::ZERO).await.ok().map(exit_status),
+        ),
     }
 }
 
-async fn stop_requested(stop: &mut watch::Receiver<bool>) {
-    if stop.wait_for(|stopped| *stopped).await.is_err() {
+/// Resolves once `flag` turns true; never if its sender is gone.
+async fn stop_requested(flag: &mut watch::Receiver<bool>) {
+    if flag.wait_for(|set| *set).await.is_err() {
         std::future::pending::<()>().await;
     }
 }

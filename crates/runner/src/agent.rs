@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use dstack_agents::runner::{JobInfo, PullResponse, SubmitBody};
+use dstack_agents::runner::{JobInfo, LogEvent, PullResponse, SubmitBody};
 use tokio::sync::watch;
 
 use crate::config::RunnerConfig;
@@ -45,6 +45,8 @@ pub struct Agent {
     stop: watch::Sender<bool>,
     quota_exceeded: watch::Sender<bool>,
     final_pull: watch::Sender<bool>,
+    /// Bumped whenever job output is recorded or the job ends, for log streams.
+    output_changed: watch::Sender<u64>,
 }
 
 fn now_ms() -> i64 {
@@ -69,6 +71,7 @@ impl Agent {
             stop: watch::Sender::new(false),
             quota_exceeded: watch::Sender::new(false),
             final_pull: watch::Sender::new(false),
+            output_changed: watch::Sender::new(0),
         })
     }
 
@@ -164,6 +167,7 @@ impl Agent {
             }
             RunnerState::WaitSubmit | RunnerState::WaitRun => {
                 self.set_state(&mut inner, RunnerState::WaitLogsFinished);
+                self.output_changed.send_modify(|count| *count += 1);
             }
             RunnerState::WaitLogsFinished => {}
         }
@@ -196,6 +200,19 @@ impl Agent {
             return;
         }
         inner.history.push_job_output(bytes, now_ms());
+        self.output_changed.send_modify(|count| *count += 1);
+    }
+
+    /// Changes whenever new job output is recorded or the job ends.
+    pub fn watch_output(&self) -> watch::Receiver<u64> {
+        self.output_changed.subscribe()
+    }
+
+    /// Job output newer than `since`, and whether the job has ended (so no more will come).
+    pub fn job_output_newer_than(&self, since: i64) -> (Vec<LogEvent>, bool) {
+        let inner = self.lock();
+        let ended = inner.state == RunnerState::WaitLogsFinished;
+        (inner.history.job_logs_newer_than(since), ended)
     }
 
     /// Turns true when the job's output went over its hourly quota.
@@ -220,6 +237,7 @@ impl Agent {
             inner.history.push_outcome(outcome, now_ms());
         }
         self.set_state(&mut inner, RunnerState::WaitLogsFinished);
+        self.output_changed.send_modify(|count| *count += 1);
     }
 }
 

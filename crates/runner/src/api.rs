@@ -15,6 +15,7 @@ use axum::routing::{get, post};
 use dstack_agents::runner::{Healthcheck, SubmitBody};
 
 use crate::agent::{Agent, AgentError};
+use crate::logs_ws::logs_ws;
 use crate::metrics::collect::collect_system_metrics;
 
 /// dstack's runner accepts JSON bodies up to 1 MiB; uploads have no limit.
@@ -39,6 +40,7 @@ pub fn router(agent: Arc<Agent>) -> Router {
         .route("/api/run", post(run))
         .route("/api/pull", get(pull))
         .route("/api/stop", post(stop))
+        .route("/logs_ws", get(logs_ws))
         .with_state(agent)
 }
 

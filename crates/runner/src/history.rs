@@ -92,6 +92,11 @@ impl History {
             .is_some_and(|event| event.state.is_finished())
     }
 
+    /// The job output events newer than `since`.
+    pub fn job_logs_newer_than(&self, since: i64) -> Vec<LogEvent> {
+        newer(&self.job_logs, since, |event| event.timestamp)
+    }
+
     /// Every event newer than `since`. `has_more` is the caller's to set.
     pub fn newer_than(&self, since: i64) -> PullResponse {
         PullResponse {

@@ -1,7 +1,8 @@
 //! dstack-runner, the container agent: executor, repo setup, logs and metrics.
 //!
 //! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`].
-//! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`].
+//! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`]; [`logs_ws`]: the live log
+//!   stream.
 //! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
 //!   [`quota`]: the hourly log quota.
 //! - [`executor`]: prepares and runs the job; [`switch_user`]: the helper that becomes the
@@ -15,6 +16,7 @@ pub mod config;
 pub mod executor;
 pub mod history;
 pub mod lifecycle;
+pub mod logs_ws;
 pub mod metrics;
 pub mod quota;
 pub mod server;

@@ -18,6 +18,7 @@ const POLL: Duration = Duration::from_millis(50);
 
 struct Runner {
     process: Child,
+    address: String,
     client: RunnerClient,
     dir: tempfile::TempDir,
 }
@@ -58,6 +59,7 @@ impl Runner {
         Self {
             process,
             client: RunnerClient::new(format!("http://{address}")),
+            address,
             dir,
         }
     }
@@ -457,4 +459,56 @@ async fn metrics_sample_the_runners_cgroup() {
     assert!(metrics.memory_working_set_bytes <= metrics.memory_usage_bytes);
     assert!(metrics.timestamp_micro > 0);
     assert!(metrics.gpus.is_empty() || Path::new("/dev/nvidiactl").exists());
+}
+
+/// Reads a WebSocket until it closes: the binary messages and the close code.
+async fn read_ws(url: &str) -> (Vec<u8>, Option<u16>) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let mut output = Vec::new();
+    let read = async {
+        while let Some(message) = socket.next().await {
+            match message.unwrap() {
+                Message::Binary(bytes) => output.extend_from_slice(&bytes),
+                Message::Close(frame) => return frame.map(|frame| u16::from(frame.code)),
+                _ => {}
+            }
+        }
+        None
+    };
+    let code = tokio::time::timeout(DEADLINE, read)
+        .await
+        .expect("stream did not close");
+    (output, code)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_websocket_streams_the_whole_output_then_closes() {
+    let runner = Runner::start();
+    let url = format!(
+        "ws://{}/logs_ws?start_time=2000-01-01T00:00:00%2B00:00",
+        runner.address
+    );
+    let stream = tokio::spawn(async move { read_ws(&url).await });
+    let script = "i=1; while [ $i -le 100 ]; do printf '\\033[1mline\\033[0m %d\\n' $i; \
+                  i=$((i+1)); done";
+    runner.submit_and_run(&body(script, json!({}))).await;
+    let (output, code) = stream.await.unwrap();
+    let expected: String = (1..=100)
+        .map(|i| format!("\x1b[1mline\x1b[0m {i}\n"))
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&output), expected);
+    assert_eq!(code, Some(1000));
+    runner.pull_to_end().await;
+    runner.wait_for_exit();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_websocket_refuses_a_bad_start_time() {
+    let runner = Runner::start();
+    let url = format!("ws://{}/logs_ws?start_time=yesterday", runner.address);
+    let (output, code) = read_ws(&url).await;
+    assert!(output.is_empty());
+    assert_eq!(code, Some(1003));
 }

@@ -159,6 +159,10 @@ impl Agent {
 
     /// Stops the job if it runs; the runner then ends once its events are pulled. Before a
     /// job runs, this ends the runner's wait for one.
+    ///
+    /// dstack's runner enters `wait_logs_finished` at once, so a pull can say `has_more:
+    /// false` before the job's final state is recorded; here the state changes only with
+    /// that final state.
     pub fn stop(&self) {
         let mut inner = self.lock();
         match inner.state {

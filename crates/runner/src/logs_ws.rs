@@ -31,6 +31,8 @@ pub async fn logs_ws(
 /// Milliseconds since the epoch. The CLI sends Python's `isoformat()`, which has no offset
 /// for a naive time; that is taken as UTC.
 fn parse_start_time(text: &str) -> Option<i64> {
+    // An unencoded `+00:00` offset arrives as ` 00:00` after query decoding.
+    let text = &text.replace(' ', "+");
     DateTime::parse_from_rfc3339(text)
         .map(|time| time.timestamp_millis())
         .or_else(|_| {
@@ -93,6 +95,7 @@ mod tests {
     fn start_time_with_or_without_offset() {
         assert_eq!(parse_start_time("1970-01-01T00:00:01Z"), Some(1000));
         assert_eq!(parse_start_time("1970-01-01T01:00:01.5+01:00"), Some(1500));
+        assert_eq!(parse_start_time("1970-01-01T01:00:01.5 01:00"), Some(1500));
         assert_eq!(parse_start_time("1970-01-01T00:00:02.250000"), Some(2250));
         assert_eq!(parse_start_time("yesterday"), None);
     }

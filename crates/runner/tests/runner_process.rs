@@ -451,6 +451,21 @@ async fn calls_out_of_order_are_conflicts() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn stop_before_a_job_runs_ends_the_runner() {
+    let runner = Runner::start();
+    runner
+        .client
+        .submit_job(&body("true", json!({})))
+        .await
+        .unwrap();
+    runner.client.stop().await.unwrap();
+    assert!(conflict(runner.client.run_job().await));
+    let pulled = runner.pull_to_end().await;
+    assert!(pulled.states.is_empty() && pulled.logs.is_empty());
+    runner.wait_for_exit();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn metrics_sample_the_runners_cgroup() {
     let runner = Runner::start();
     let metrics = runner.client.metrics().await.unwrap();

@@ -5,7 +5,7 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`], [`repo`], [`process`].
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`], [`process`].
 
 pub mod env;
 pub mod job_user;

@@ -417,6 +417,30 @@ async fn uploaded_code_is_unpacked_into_the_repo_dir() {
     assert!(!runner.path("runner/repo_blobs").exists());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn uploaded_file_archives_land_at_their_paths() {
+    let runner = Runner::start();
+    let work = runner.path("work");
+    let id = "9c4f1e0e-5a34-4bf4-9f6c-3d1b8f9a0e21";
+    let spec = json!({"working_dir": work.display().to_string(),
+                      "file_archives": [{"id": id, "path": "conf/app.txt"}]});
+    runner
+        .client
+        .submit_job(&body("cat conf/app.txt", spec))
+        .await
+        .unwrap();
+    runner
+        .client
+        .upload_archive(id.parse().unwrap(), tar_of("app-local.txt", "bar\n"))
+        .await
+        .unwrap();
+    runner.client.run_job().await.unwrap();
+    let pulled = runner.pull_to_end().await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "bar\n");
+    assert!(!runner.path("runner/file_archives").exists());
+}
+
 fn conflict<T>(result: Result<T, RunnerClientError>) -> bool {
     match result {
         Err(RunnerClientError::Status { status, .. }) => status.as_u16() == 409,
@@ -425,13 +449,17 @@ fn conflict<T>(result: Result<T, RunnerClientError>) -> bool {
 }
 
 fn code_tar() -> Vec<u8> {
+    tar_of("src/foo", "bar\n")
+}
+
+fn tar_of(name: &str, contents: &str) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
-    header.set_size(4);
+    header.set_size(contents.len() as u64);
     header.set_mode(0o644);
     header.set_cksum();
     builder
-        .append_data(&mut header, "src/foo", &b"bar\n"[..])
+        .append_data(&mut header, name, contents.as_bytes())
         .unwrap();
     builder.into_inner().unwrap()
 }

@@ -5,9 +5,10 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`], [`process`].
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`], [`files`], [`process`].
 
 pub mod env;
+pub mod files;
 pub mod job_user;
 pub mod paths;
 pub mod process;
@@ -27,6 +28,7 @@ use crate::agent::Agent;
 use crate::config::RunnerConfig;
 use crate::history::JobOutcome;
 use env::{JobPlace, build_job_env, mpi_hostfile};
+use files::{ArchiveTarget, unpack_archive};
 use job_user::{JobUserError, ResolvedUser, resolve_job_user};
 use paths::{PathError, resolve_repo_dir, resolve_working_dir};
 use process::{JobCommand, SwitchUser};
@@ -136,11 +138,6 @@ fn set_up(
     let spec = &job.body.job_spec;
     let executor_error =
         |message: String| failed(JobTerminationReason::ExecutorError, message, None);
-    if !spec.file_archives.is_empty() {
-        return Err(executor_error(
-            "file archives (`files:`) are not supported by this runner yet".to_owned(),
-        ));
-    }
     let repo_id = job.body.run.run_spec.repo_id.as_deref().unwrap_or_default();
     let code = config.code_path(repo_id);
     let repo_data = spec
@@ -168,6 +165,16 @@ fn set_up(
         ));
     }
     let _ = std::fs::remove_dir_all(config.temp_dir.join("repo_blobs"));
+    for mapping in &spec.file_archives {
+        let target = ArchiveTarget {
+            archive: &config.archive_path(mapping.id),
+            path: &mapping.path,
+        };
+        let unpacked = unpack_archive(target, &job.user.home, &job.working_dir, job.owner())
+            .map_err(|error| executor_error(format!("cannot set up files: {error}")))?;
+        agent.runner_log(&format!("unpacked files into {}", unpacked.display()));
+    }
+    let _ = std::fs::remove_dir_all(config.temp_dir.join("file_archives"));
     create_dir_owned(&job.working_dir, job.owner())
         .map_err(|error| executor_error(format!("cannot create the working dir: {error}")))?;
     let hostfile_path = config.mpi_hostfile();

@@ -43,6 +43,16 @@ pub fn resolve_repo_dir(
     Ok(normalize(&working_dir.join(path)))
 }
 
+/// Where a file archive goes: like the repo dir, relative to the working directory.
+pub fn resolve_archive_path(
+    configured: &str,
+    home: &str,
+    working_dir: &Path,
+) -> Result<PathBuf, PathError> {
+    let path = expand_home("file path", configured, home)?;
+    Ok(normalize(&working_dir.join(path)))
+}
+
 fn expand_home(what: &'static str, path: &str, home: &str) -> Result<PathBuf, PathError> {
     match path.strip_prefix('~') {
         None => Ok(PathBuf::from(path)),

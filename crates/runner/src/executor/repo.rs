@@ -113,7 +113,8 @@ pub fn create_dir_owned(dir: &Path, owner: Owner) -> Result<(), RepoError> {
     Ok(())
 }
 
-fn chown_tree(path: &Path, (uid, gid): (u32, u32)) -> Result<(), RepoError> {
+/// `chown -R` without following symlinks.
+pub fn chown_tree(path: &Path, (uid, gid): (u32, u32)) -> Result<(), RepoError> {
     std::os::unix::fs::lchown(path, Some(uid), Some(gid))
         .map_err(io_error("change the owner of", path))?;
     let metadata = fs::symlink_metadata(path).map_err(io_error("stat", path))?;

@@ -12,6 +12,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use dstack_agents::runner::{JobInfo, LogEvent, PullResponse, SubmitBody};
 use tokio::sync::watch;
 
+use crate::ansi::AnsiStripper;
 use crate::config::RunnerConfig;
 use crate::executor::{self, PreparedJob};
 use crate::history::{History, JobOutcome};
@@ -35,6 +36,7 @@ struct Inner {
     history: History,
     quota: Option<LogQuota>,
     submitted_at: Instant,
+    stripper: AnsiStripper,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,7 @@ impl Agent {
                 history: History::default(),
                 quota: None,
                 submitted_at: Instant::now(),
+                stripper: AnsiStripper::default(),
             }),
             state: watch::Sender::new(RunnerState::WaitSubmit),
             stop: watch::Sender::new(false),
@@ -193,17 +196,23 @@ impl Agent {
         self.lock().history.push_running(now_ms());
     }
 
-    /// Records job output; output over the log quota is dropped and ends the job.
+    /// Records job output. The quota counts the text without escape sequences; output over
+    /// it is dropped and ends the job.
     pub fn record_output(&self, bytes: &[u8]) {
         let mut inner = self.lock();
+        let text = inner.stripper.strip(bytes);
         let since_submit = inner.submitted_at.elapsed();
         if let Some(quota) = &mut inner.quota
-            && !quota.admit(bytes.len(), since_submit)
+            && !quota.admit(text.len(), since_submit)
         {
             self.quota_exceeded.send_replace(true);
             return;
         }
-        inner.history.push_job_output(bytes, now_ms());
+        let now = now_ms();
+        inner.history.push_raw_job_output(bytes, now);
+        if !text.is_empty() {
+            inner.history.push_job_output(&text, now);
+        }
         self.output_changed.send_modify(|count| *count += 1);
     }
 
@@ -212,11 +221,12 @@ impl Agent {
         self.output_changed.subscribe()
     }
 
-    /// Job output newer than `since`, and whether the job has ended (so no more will come).
-    pub fn job_output_newer_than(&self, since: i64) -> (Vec<LogEvent>, bool) {
+    /// Raw job output newer than `since`, and whether the job has ended (so no more will
+    /// come).
+    pub fn raw_output_newer_than(&self, since: i64) -> (Vec<LogEvent>, bool) {
         let inner = self.lock();
         let ended = inner.state == RunnerState::WaitLogsFinished;
-        (inner.history.job_logs_newer_than(since), ended)
+        (inner.history.raw_job_logs_newer_than(since), ended)
     }
 
     /// Turns true when the job's output went over its hourly quota.

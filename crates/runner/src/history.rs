@@ -1,5 +1,6 @@
-//! What the runner records about a job: state changes, job output and its own messages,
-//! each with a timestamp, kept in memory for `GET /api/pull`.
+//! What the runner records about a job: state changes, job output (without escape
+//! sequences for pulls, raw for the WebSocket stream) and its own messages, each with a
+//! timestamp, kept in memory for `GET /api/pull` and `/logs_ws`.
 //!
 //! Timestamps are milliseconds since the epoch, made strictly increasing: an event gets the
 //! wall clock, or one more than the previous event when the clock has not moved on. dstack's
@@ -42,6 +43,7 @@ pub struct History {
     clock: Timestamps,
     job_states: Vec<JobStateEvent>,
     job_logs: Vec<LogEvent>,
+    job_ws_logs: Vec<LogEvent>,
     runner_logs: Vec<LogEvent>,
 }
 
@@ -68,9 +70,19 @@ impl History {
         });
     }
 
+    /// Job output for pulls, escape sequences removed.
     pub fn push_job_output(&mut self, bytes: &[u8], now_ms: i64) {
         let timestamp = self.clock.issue(now_ms);
         self.job_logs.push(LogEvent {
+            message: bytes.to_vec(),
+            timestamp,
+        });
+    }
+
+    /// Job output as the process wrote it, for the WebSocket stream.
+    pub fn push_raw_job_output(&mut self, bytes: &[u8], now_ms: i64) {
+        let timestamp = self.clock.issue(now_ms);
+        self.job_ws_logs.push(LogEvent {
             message: bytes.to_vec(),
             timestamp,
         });
@@ -92,9 +104,9 @@ impl History {
             .is_some_and(|event| event.state.is_finished())
     }
 
-    /// The job output events newer than `since`.
-    pub fn job_logs_newer_than(&self, since: i64) -> Vec<LogEvent> {
-        newer(&self.job_logs, since, |event| event.timestamp)
+    /// The raw job output events newer than `since`.
+    pub fn raw_job_logs_newer_than(&self, since: i64) -> Vec<LogEvent> {
+        newer(&self.job_ws_logs, since, |event| event.timestamp)
     }
 
     /// Every event newer than `since`. `has_more` is the caller's to set.

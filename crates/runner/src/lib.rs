@@ -4,12 +4,13 @@
 //! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`]; [`logs_ws`]: the live log
 //!   stream.
 //! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
-//!   [`quota`]: the hourly log quota.
+//!   [`quota`]: the hourly log quota; [`ansi`]: escape sequences out of stored logs.
 //! - [`executor`]: prepares and runs the job; [`switch_user`]: the helper that becomes the
 //!   job user.
 //! - [`user`], [`metrics`]: parsers of account files, cgroup files and nvidia-smi output.
 
 pub mod agent;
+pub mod ansi;
 pub mod api;
 pub mod cli;
 pub mod config;

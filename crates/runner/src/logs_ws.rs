@@ -59,7 +59,7 @@ async fn stream_output(agent: Arc<Agent>, mut socket: WebSocket, start: Option<O
     let mut changed = agent.watch_output();
     loop {
         changed.borrow_and_update();
-        let (events, ended) = agent.job_output_newer_than(since);
+        let (events, ended) = agent.raw_output_newer_than(since);
         for event in events {
             since = event.timestamp;
             if socket

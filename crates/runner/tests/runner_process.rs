@@ -543,7 +543,9 @@ async fn logs_websocket_streams_the_whole_output_then_closes() {
         .collect();
     assert_eq!(String::from_utf8_lossy(&output), expected);
     assert_eq!(code, Some(1000));
-    runner.pull_to_end().await;
+    let pulled = runner.pull_to_end().await;
+    let stripped: String = (1..=100).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(pulled.output(), stripped);
     runner.wait_for_exit();
 }
 

@@ -56,3 +56,46 @@ pub async fn run_lifecycle(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::config::RunnerConfig;
+
+    fn agent() -> Arc<Agent> {
+        Agent::new(RunnerConfig {
+            temp_dir: PathBuf::from("/nonexistent/runner"),
+            etc_dir: PathBuf::from("/nonexistent/etc"),
+            dstack_dir: PathBuf::from("/nonexistent/dstack"),
+            switch_user_helper: PathBuf::from("/nonexistent/dstack-runner"),
+        })
+    }
+
+    #[tokio::test]
+    async fn no_job_within_the_wait_is_an_error() {
+        let wait = Duration::from_millis(20);
+        let result = run_lifecycle(agent(), std::future::pending(), wait).await;
+        assert_eq!(result, Err(LifecycleError::NoJobSubmitted(wait)));
+    }
+
+    #[tokio::test]
+    async fn a_signal_before_a_job_ends_the_runner_with_an_error() {
+        let result = run_lifecycle(agent(), std::future::ready(()), RUN_WAIT).await;
+        assert_eq!(result, Err(LifecycleError::Interrupted));
+    }
+
+    #[tokio::test]
+    async fn a_stop_before_a_job_ends_the_runner_after_the_last_pull() {
+        let agent = agent();
+        let lifecycle = tokio::spawn(run_lifecycle(
+            agent.clone(),
+            std::future::pending(),
+            RUN_WAIT,
+        ));
+        agent.stop();
+        assert!(!agent.pull(0).has_more);
+        assert_eq!(lifecycle.await.ok(), Some(Ok(())));
+    }
+}

@@ -14,6 +14,7 @@ pub mod paths;
 pub mod process;
 pub mod repo;
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::PathBuf;
 use std::process::ExitStatus;
@@ -130,10 +131,7 @@ pub async fn execute(
 }
 
 /// Repo, directories and environment; a failure is the job's outcome.
-fn set_up(
-    agent: &Agent,
-    job: &PreparedJob,
-) -> Result<std::collections::BTreeMap<String, String>, JobOutcome> {
+fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, JobOutcome> {
     let config = agent.config();
     let spec = &job.body.job_spec;
     let executor_error =
@@ -213,7 +211,7 @@ enum Ending {
 async fn run_commands(
     agent: Arc<Agent>,
     job: &PreparedJob,
-    env: &std::collections::BTreeMap<String, String>,
+    env: &BTreeMap<String, String>,
     mut stop: watch::Receiver<bool>,
 ) -> JobOutcome {
     let spec = &job.body.job_spec;

@@ -47,7 +47,8 @@ pub enum SpawnError {
 #[derive(Debug)]
 pub struct RunningJob {
     child: Child,
-    group: Pid,
+    /// The job's process group; its id is the pid of the process started.
+    group: Option<Pid>,
     output_closed: oneshot::Receiver<()>,
 }
 
@@ -92,8 +93,7 @@ pub fn spawn(
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
-        .map(Pid::from_raw)
-        .unwrap_or(Pid::from_raw(0));
+        .map(Pid::from_raw);
     let (closed, output_closed) = oneshot::channel();
     // A plain thread, not the runtime's blocking pool: a process the job left behind may
     // hold the pipe open forever, and the runtime must still be able to shut down.
@@ -146,7 +146,11 @@ impl RunningJob {
     }
 
     fn signal(&self, signal: Signal) {
-        match killpg(self.group, signal) {
+        // Never group 0: that would be the runner's own.
+        let Some(group) = self.group.filter(|group| group.as_raw() > 0) else {
+            return;
+        };
+        match killpg(group, signal) {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(error) => tracing::warn!(%error, ?signal, "cannot signal the job's processes"),
         }

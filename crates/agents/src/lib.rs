@@ -1,1 +1,3 @@
 //! Wire types of the dstack-shim and dstack-runner HTTP APIs and typed clients for them.
+
+pub mod shim;

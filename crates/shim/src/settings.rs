@@ -10,8 +10,15 @@ const DEFAULT_PASS_ENV: &str = "http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS
 /// Flags of `dstack-shim`, with the names and variables of dstack's shim so the same cloud-init
 /// and systemd unit start either.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "dstack-shim", version, about = "dstack host agent")]
+#[command(
+    name = "dstack-shim",
+    about = "dstack host agent",
+    disable_version_flag = true
+)]
 pub struct Settings {
+    /// Print `dstack-shim version <version>` and exit.
+    #[arg(long = "version")]
+    pub print_version: bool,
     /// Directory for the runners' temp dirs and `host_info.json` [default: $HOME/.dstack].
     #[arg(long, env = "DSTACK_SHIM_HOME")]
     pub shim_home: Option<PathBuf>,

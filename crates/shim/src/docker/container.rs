@@ -5,13 +5,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use bollard::models::{
-    ContainerCreateBody, DeviceMapping, DeviceRequest, HostConfig, Mount, MountType, PortBinding,
-    PortMap, ResourcesUlimits,
+    ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, DeviceMapping,
+    DeviceRequest, HostConfig, Mount, MountType, PortBinding, PortMap, ResourcesUlimits,
 };
 use dstack_agents::shim::{GpuVendor, NetworkMode, PortMapping, TaskSubmitRequest};
 
 use super::command::{RUNNER_PATH_IN_CONTAINER, RUNNER_TEMP_DIR, RunnerLaunch, container_command};
-use super::{TASK_ID_LABEL, TASK_LABEL};
+use super::{TASK_ID_LABEL, TASK_LABEL, TaskContainer};
 
 /// Where network volumes are mounted on the host, one directory per volume name.
 pub const VOLUMES_ROOT: &str = "/mnt/disks/dstack-volumes";
@@ -219,6 +219,55 @@ fn add_gpus(host: &mut HostConfig, vendor: GpuVendor, request: ContainerRequest<
         // Only NVIDIA and AMD GPUs are discovered, so no other vendor holds ids.
         GpuVendor::Intel | GpuVendor::Tenstorrent | GpuVendor::None => {}
     }
+}
+
+/// What a restarted shim needs to know about one of its containers.
+pub fn task_container(id: String, inspected: ContainerInspectResponse) -> Option<TaskContainer> {
+    let task_id = inspected
+        .config
+        .as_ref()?
+        .labels
+        .as_ref()?
+        .get(TASK_ID_LABEL)?
+        .clone();
+    let container_name = inspected
+        .name
+        .as_deref()?
+        .trim_start_matches('/')
+        .to_owned();
+    let running = inspected
+        .state
+        .as_ref()
+        .and_then(|state| state.status)
+        .is_some_and(|status| {
+            matches!(
+                status,
+                ContainerStateStatusEnum::RUNNING
+                    | ContainerStateStatusEnum::RESTARTING
+                    | ContainerStateStatusEnum::PAUSED
+            )
+        });
+    let host = inspected.host_config.unwrap_or_default();
+    let mut gpu_ids: Vec<String> = host
+        .device_requests
+        .unwrap_or_default()
+        .into_iter()
+        .flat_map(|request| request.device_ids.unwrap_or_default())
+        .collect();
+    gpu_ids.extend(
+        host.devices
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|device| device.path_on_host)
+            .filter(|path| path.starts_with("/dev/dri/renderD")),
+    );
+    Some(TaskContainer {
+        task_id,
+        container_name,
+        container_id: id,
+        running,
+        gpu_ids,
+    })
 }
 
 /// IPv4 TCP bindings from an inspected container's `NetworkSettings.Ports`.

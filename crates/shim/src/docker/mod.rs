@@ -48,6 +48,8 @@ pub struct TaskContainer {
     pub container_name: String,
     pub container_id: String,
     pub running: bool,
+    /// The GPUs the container was given: NVIDIA device ids or AMD render nodes.
+    pub gpu_ids: Vec<String>,
 }
 
 /// The local Docker daemon, reached as the `docker` CLI would (`DOCKER_HOST` or the socket).
@@ -273,32 +275,25 @@ impl DockerDriver {
             )])),
             ..Default::default()
         };
-        let containers = self
+        let summaries = self
             .docker
             .list_containers(Some(options))
             .await
             .map_err(DockerError::List)?;
-        Ok(containers
-            .into_iter()
-            .filter_map(|summary| {
-                let task_id = summary.labels.as_ref()?.get(TASK_ID_LABEL)?.clone();
-                let container_name = summary
-                    .names
-                    .as_ref()?
-                    .first()?
-                    .trim_start_matches('/')
-                    .to_owned();
-                let running = !matches!(
-                    summary.state,
-                    Some(bollard::models::ContainerSummaryStateEnum::EXITED)
-                );
-                Some(TaskContainer {
-                    task_id,
-                    container_name,
-                    container_id: summary.id.unwrap_or_default(),
-                    running,
-                })
-            })
-            .collect())
+        let mut containers = Vec::new();
+        for id in summaries.into_iter().filter_map(|summary| summary.id) {
+            let inspected = self
+                .docker
+                .inspect_container(&id, None)
+                .await
+                .map_err(|source| DockerError::Inspect {
+                    name: id.clone(),
+                    source,
+                })?;
+            if let Some(container) = container::task_container(id, inspected) {
+                containers.push(container);
+            }
+        }
+        Ok(containers)
     }
 }

@@ -7,10 +7,13 @@
 mod name;
 mod store;
 
+use std::sync::Arc;
+
 use dstack_agents::shim::{
     ImagePullProgress, PortMapping, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
 };
 use dstack_core::status::JobTerminationReason;
+use tokio_util::sync::CancellationToken;
 
 pub use name::container_name;
 pub use store::{TaskStore, TaskStoreError};
@@ -46,6 +49,10 @@ pub struct Task {
     pub container_name: String,
     pub container_id: String,
     pub gpu_ids: Vec<String>,
+    /// Fired by a terminate request: stops the task's pipeline where it waits.
+    pub cancel: CancellationToken,
+    /// Held by terminate and remove, so that two of them on one task run one after the other.
+    pub operation: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Task {
@@ -62,6 +69,8 @@ impl Task {
             container_name,
             container_id: String::new(),
             gpu_ids: Vec::new(),
+            cancel: CancellationToken::new(),
+            operation: Arc::default(),
         }
     }
 

@@ -1,0 +1,249 @@
+//! A task's pipeline: prepare, pull, create, start, wait for the exit, and classify how it
+//! ended. Each step moves the task's status first; a step that fails ends the task with the
+//! reason that names it:
+//!
+//! | step | failure |
+//! |---|---|
+//! | runner dir, GPUs, mounts (`preparing`) | `executor_error` |
+//! | pull (`pulling`), create (`creating`) | `creating_container_error`, with Docker's text |
+//! | start, non-zero exit (`running`) | `container_exited_with_error`, with the exit code |
+//! | exit 0 | `done_by_runner` |
+//!
+//! When the task is terminated or removed meanwhile, the pipeline stops at its next step and
+//! leaves the outcome to the terminate request.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use dstack_agents::shim::{NetworkMode, TaskStatus};
+use dstack_core::status::JobTerminationReason as Reason;
+
+use crate::docker::RegistryAuth;
+use crate::docker::container::{ContainerRequest, container_body};
+use crate::service::Shim;
+use crate::task::{Task, Termination};
+
+/// How many lines of the container's output a failure message quotes.
+const LOG_LINES_IN_MESSAGE: usize = 5;
+
+/// Why the pipeline stopped before the container exited cleanly.
+enum Stop {
+    /// The task failed; record this.
+    Failed(Termination),
+    /// The task was terminated or removed by a request; it already has its outcome.
+    Superseded,
+}
+
+impl Stop {
+    fn failed(reason: Reason, message: impl Into<String>) -> Self {
+        Self::Failed(Termination::new(reason, message))
+    }
+}
+
+/// Runs a submitted task to its end.
+pub async fn run_task(shim: Arc<Shim>, id: String) {
+    let outcome = run_steps(&shim, &id).await;
+    conclude(&shim, &id, outcome);
+}
+
+/// Waits for the container of a task found running at startup, and records its exit.
+pub async fn watch_exit(shim: Arc<Shim>, id: String) {
+    let outcome = match shim.store.get(&id) {
+        Ok(task) => wait_for_exit(&shim, &task).await,
+        Err(_) => Err(Stop::Superseded),
+    };
+    conclude(&shim, &id, outcome);
+}
+
+fn conclude(shim: &Shim, id: &str, outcome: Result<(), Stop>) {
+    let termination = match outcome {
+        Ok(()) => Termination::new(Reason::DoneByRunner, ""),
+        Err(Stop::Failed(termination)) => termination,
+        Err(Stop::Superseded) => return release_gpus(shim, id),
+    };
+    if let Err(error) = shim.store.finish(id, termination) {
+        tracing::debug!(%error, "task gone before its pipeline ended");
+    }
+    release_gpus(shim, id);
+}
+
+fn release_gpus(shim: &Shim, id: &str) {
+    if let Ok(task) = shim.store.get(id) {
+        shim.gpu_lock.release(&task.gpu_ids);
+    }
+}
+
+async fn run_steps(shim: &Shim, id: &str) -> Result<(), Stop> {
+    let task = advance(shim, id, TaskStatus::Preparing, |_| ())?;
+    prepare(shim, &task).await?;
+
+    let task = advance(shim, id, TaskStatus::Pulling, |_| ())?;
+    let auth = RegistryAuth {
+        username: task.config.registry_username.clone(),
+        password: task.config.registry_password.clone(),
+    };
+    if let Err(error) = shim
+        .docker
+        .ensure_image(&task.config.image_name, &auth, &task.cancel)
+        .await
+    {
+        return Err(Stop::failed(
+            Reason::CreatingContainerError,
+            error.to_string(),
+        ));
+    }
+
+    let task = advance(shim, id, TaskStatus::Creating, |_| ())?;
+    let body = container_body(
+        &shim.defaults,
+        ContainerRequest {
+            config: &task.config,
+            gpu_ids: &task.gpu_ids,
+            runner_dir: &shim.runner_dir(&task.container_name),
+        },
+    );
+    let container_id = shim
+        .docker
+        .create(&task.container_name, body)
+        .await
+        .map_err(|error| Stop::failed(Reason::CreatingContainerError, error.to_string()))?;
+
+    let task = advance(shim, id, TaskStatus::Running, |task| {
+        task.container_id = container_id;
+    })?;
+    if let Err(error) = shim.docker.start(&task.container_name).await {
+        let message = with_output(shim, &task, error.to_string()).await;
+        return Err(Stop::failed(Reason::ContainerExitedWithError, message));
+    }
+    if task.cancel.is_cancelled() {
+        // A terminate request saw the task running before the container had started, so
+        // its stop found nothing to stop.
+        shim.docker
+            .stop(&task.container_name, std::time::Duration::ZERO)
+            .await
+            .map_err(|error| Stop::failed(Reason::ExecutorError, error.to_string()))?;
+        return Err(Stop::Superseded);
+    }
+    let ports = match task.config.network_mode {
+        NetworkMode::Host => Vec::new(),
+        NetworkMode::Bridge => shim
+            .docker
+            .published_ports(&task.container_name)
+            .await
+            .map_err(|error| Stop::failed(Reason::ContainerExitedWithError, error.to_string()))?,
+    };
+    let task = advance(shim, id, TaskStatus::Running, |task| {
+        task.ports = Some(ports)
+    })?;
+    wait_for_exit(shim, &task).await
+}
+
+/// The preparing step: the runner dir, the GPUs, the host side of the mounts.
+async fn prepare(shim: &Shim, task: &Task) -> Result<(), Stop> {
+    let id = &task.config.id;
+    let runner_dir = shim.runner_dir(&task.container_name);
+    tokio::fs::create_dir_all(&runner_dir)
+        .await
+        .map_err(|error| {
+            Stop::failed(
+                Reason::ExecutorError,
+                format!("cannot create runner dir {}: {error}", runner_dir.display()),
+            )
+        })?;
+    if task.config.gpu != 0 {
+        let gpu_ids = shim
+            .gpu_lock
+            .acquire(task.config.gpu)
+            .map_err(|error| Stop::failed(Reason::ExecutorError, error.to_string()))?;
+        let kept = shim
+            .store
+            .modify(id, |task| task.gpu_ids.clone_from(&gpu_ids));
+        if kept.is_err() {
+            shim.gpu_lock.release(&gpu_ids);
+            return Err(Stop::Superseded);
+        }
+    }
+    if !task.config.volumes.is_empty() {
+        return Err(Stop::failed(
+            Reason::ExecutorError,
+            "network volumes are not supported by this shim yet; use instance volumes",
+        ));
+    }
+    if !task.config.host_ssh_keys.is_empty() {
+        tracing::warn!(task = %id, "host_ssh_keys are not installed by this shim yet");
+    }
+    for mount in &task.config.instance_mounts {
+        create_mount_point(Path::new(&mount.instance_path))
+            .await
+            .map_err(|error| {
+                Stop::failed(
+                    Reason::ExecutorError,
+                    format!(
+                        "cannot create instance mount point {}: {error}",
+                        mount.instance_path
+                    ),
+                )
+            })?;
+    }
+    Ok(())
+}
+
+/// Creates a missing host directory for an instance mount, writable by every user since
+/// the job's user inside the container is not known here. Existing directories are left as
+/// they are.
+async fn create_mount_point(path: &Path) -> std::io::Result<()> {
+    if tokio::fs::try_exists(path).await? {
+        return Ok(());
+    }
+    tokio::fs::create_dir_all(path).await?;
+    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o777)).await
+}
+
+async fn wait_for_exit(shim: &Shim, task: &Task) -> Result<(), Stop> {
+    let exit_code = shim
+        .docker
+        .wait(&task.container_name)
+        .await
+        .map_err(|error| Stop::failed(Reason::ContainerExitedWithError, error.to_string()))?;
+    if exit_code == 0 {
+        return Ok(());
+    }
+    let message = with_output(
+        shim,
+        task,
+        format!("container exited with code {exit_code}"),
+    )
+    .await;
+    Err(Stop::failed(Reason::ContainerExitedWithError, message))
+}
+
+/// `summary`, followed by the container's last lines of output when it wrote any.
+async fn with_output(shim: &Shim, task: &Task, summary: String) -> String {
+    let output = shim
+        .docker
+        .tail_logs(&task.container_name, LOG_LINES_IN_MESSAGE)
+        .await;
+    if output.is_empty() {
+        summary
+    } else {
+        format!("{summary}; last output:\n{output}")
+    }
+}
+
+/// Moves the task to `next` and returns it as it is now; a task that was terminated or
+/// removed meanwhile ends the pipeline.
+fn advance(
+    shim: &Shim,
+    id: &str,
+    next: TaskStatus,
+    update: impl FnOnce(&mut Task),
+) -> Result<Task, Stop> {
+    shim.store
+        .advance(id, next, update)
+        .and_then(|()| shim.store.get(id))
+        .map_err(|error| {
+            tracing::debug!(%error, "task pipeline stops");
+            Stop::Superseded
+        })
+}

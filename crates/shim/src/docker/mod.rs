@@ -282,14 +282,14 @@ impl DockerDriver {
             .map_err(DockerError::List)?;
         let mut containers = Vec::new();
         for id in summaries.into_iter().filter_map(|summary| summary.id) {
-            let inspected = self
-                .docker
-                .inspect_container(&id, None)
-                .await
-                .map_err(|source| DockerError::Inspect {
-                    name: id.clone(),
-                    source,
-                })?;
+            let inspected = match self.docker.inspect_container(&id, None).await {
+                Ok(inspected) => inspected,
+                // Removed between the listing and now: nothing to take back.
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => continue,
+                Err(source) => return Err(DockerError::Inspect { name: id, source }),
+            };
             if let Some(container) = container::task_container(id, inspected) {
                 containers.push(container);
             }

@@ -85,7 +85,12 @@ async fn run_steps(shim: &Shim, id: &str) -> Result<(), Stop> {
     };
     if let Err(error) = shim
         .docker
-        .ensure_image(&task.config.image_name, &auth, &task.cancel)
+        .ensure_image(&task.config.image_name, &auth, &task.cancel, |progress| {
+            // A task terminated meanwhile is no longer pulling; its progress is moot.
+            let _ = shim
+                .store
+                .modify(id, |task| task.image_pull_progress = Some(progress));
+        })
         .await
     {
         return Err(Stop::failed(

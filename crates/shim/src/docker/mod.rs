@@ -2,13 +2,14 @@
 //!
 //! - [`container`]: the container a task asks for (pure: configuration in, Docker body out).
 //! - [`command`]: the shell line the container starts with.
-//! - [`image`]: image references.
+//! - [`image`]: image references; [`pull_progress`]: bytes pulled so far.
 //! - [`DockerError`] (`error`): failed calls, carrying the daemon's own message.
 
 pub mod command;
 pub mod container;
 mod error;
 pub mod image;
+pub mod pull_progress;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -20,11 +21,12 @@ use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
 };
-use dstack_agents::shim::PortMapping;
+use dstack_agents::shim::{ImagePullProgress, PortMapping};
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 pub use error::{DockerError, daemon_message};
+use pull_progress::PullTracker;
 
 /// Label on every container the shim creates, so it can find them after a restart.
 pub const TASK_LABEL: &str = "ai.dstack.shim.is-task";
@@ -76,12 +78,14 @@ impl DockerDriver {
 
     /// Makes `image` available locally. A present image with an explicit tag other than
     /// `latest` is used without pulling; otherwise it is pulled, and when the pull fails an
-    /// image that is present is used as it is. Stops early when `cancel` fires.
+    /// image that is present is used as it is. Stops early when `cancel` fires. Each pull
+    /// event that changes the byte counts is handed to `on_progress`.
     pub async fn ensure_image(
         &self,
         image: &str,
         auth: &RegistryAuth,
         cancel: &CancellationToken,
+        on_progress: impl FnMut(ImagePullProgress) + Send,
     ) -> Result<(), DockerError> {
         let image = image::with_explicit_tag(image);
         let present = self.docker.inspect_image(&image).await.is_ok();
@@ -90,7 +94,7 @@ impl DockerDriver {
         }
         let pulled = tokio::select! {
             () = cancel.cancelled() => Err(DockerError::PullInterrupted { image: image.clone() }),
-            result = tokio::time::timeout(PULL_TIMEOUT, self.pull(&image, auth)) => {
+            result = tokio::time::timeout(PULL_TIMEOUT, self.pull(&image, auth, on_progress)) => {
                 result.unwrap_or_else(|_| Err(DockerError::PullTimeout {
                     image: image.clone(),
                     minutes: PULL_TIMEOUT.as_secs() / 60,
@@ -106,7 +110,12 @@ impl DockerDriver {
         }
     }
 
-    async fn pull(&self, image: &str, auth: &RegistryAuth) -> Result<(), DockerError> {
+    async fn pull(
+        &self,
+        image: &str,
+        auth: &RegistryAuth,
+        mut on_progress: impl FnMut(ImagePullProgress) + Send,
+    ) -> Result<(), DockerError> {
         let options = CreateImageOptions {
             from_image: Some(image.to_owned()),
             ..Default::default()
@@ -117,12 +126,26 @@ impl DockerDriver {
                 password: Some(auth.password.clone()),
                 ..Default::default()
             });
-        let mut progress = self.docker.create_image(Some(options), None, credentials);
-        while let Some(event) = progress.next().await {
-            event.map_err(|source| DockerError::Pull {
+        let mut events = self.docker.create_image(Some(options), None, credentials);
+        let mut tracker = PullTracker::default();
+        while let Some(event) = events.next().await {
+            let event = event.map_err(|source| DockerError::Pull {
                 image: image.to_owned(),
                 source,
             })?;
+            let detail = event.progress_detail.unwrap_or_default();
+            let before = tracker.progress();
+            tracker.observe(
+                event.id.as_deref(),
+                event.status.as_deref(),
+                detail.current,
+                detail.total,
+            );
+            if let Some(progress) = tracker.progress()
+                && before != Some(progress)
+            {
+                on_progress(progress);
+            }
         }
         Ok(())
     }

@@ -6,6 +6,7 @@
 //! - [`task`]: the task records and their status rules; [`gpu_lock`]: GPUs per task.
 //! - [`docker`]: the Docker daemon calls and the container a task asks for.
 //! - [`host`], [`discovery`]: CPUs, memory, disk, addresses and GPUs of the host.
+//! - [`host_keys`]: a task's SSH keys in the host user's `authorized_keys`.
 //! - [`components`]: the agent binaries on the host; [`settings`]: flags and environment.
 
 pub mod api;
@@ -14,6 +15,7 @@ pub mod discovery;
 pub mod docker;
 pub mod gpu_lock;
 pub mod host;
+pub mod host_keys;
 pub mod pipeline;
 pub mod server;
 pub mod service;

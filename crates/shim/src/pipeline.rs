@@ -4,7 +4,7 @@
 //!
 //! | step | failure |
 //! |---|---|
-//! | runner dir, GPUs, mounts (`preparing`) | `executor_error` |
+//! | runner dir, GPUs, host SSH keys, mounts (`preparing`) | `executor_error` |
 //! | pull (`pulling`), create (`creating`) | `creating_container_error`, with Docker's text |
 //! | start, non-zero exit (`running`) | `container_exited_with_error`, with the exit code |
 //! | exit 0 | `done_by_runner` |
@@ -21,6 +21,7 @@ use dstack_core::status::JobTerminationReason as Reason;
 
 use crate::docker::RegistryAuth;
 use crate::docker::container::{ContainerRequest, container_body};
+use crate::host_keys::AuthorizedKeys;
 use crate::service::Shim;
 use crate::task::{Task, Termination};
 
@@ -41,9 +42,28 @@ impl Stop {
     }
 }
 
+/// What a task changed on the host that must be undone when it ends.
+#[derive(Debug, Default)]
+struct HostChanges {
+    /// Keys added to a host user's `authorized_keys`.
+    host_keys: Option<(AuthorizedKeys, Vec<String>)>,
+}
+
+impl HostChanges {
+    fn undo(self) {
+        if let Some((file, keys)) = self.host_keys
+            && let Err(error) = file.remove(&keys)
+        {
+            tracing::error!(%error, "the task's host SSH keys were not removed");
+        }
+    }
+}
+
 /// Runs a submitted task to its end.
 pub async fn run_task(shim: Arc<Shim>, id: String) {
-    let outcome = run_steps(&shim, &id).await;
+    let mut changes = HostChanges::default();
+    let outcome = run_steps(&shim, &id, &mut changes).await;
+    changes.undo();
     conclude(&shim, &id, outcome);
 }
 
@@ -74,9 +94,9 @@ fn release_gpus(shim: &Shim, id: &str) {
     }
 }
 
-async fn run_steps(shim: &Shim, id: &str) -> Result<(), Stop> {
+async fn run_steps(shim: &Shim, id: &str, changes: &mut HostChanges) -> Result<(), Stop> {
     let task = advance(shim, id, TaskStatus::Preparing, |_| ())?;
-    prepare(shim, &task).await?;
+    prepare(shim, &task, changes).await?;
 
     let task = advance(shim, id, TaskStatus::Pulling, |_| ())?;
     let auth = RegistryAuth {
@@ -144,8 +164,8 @@ async fn run_steps(shim: &Shim, id: &str) -> Result<(), Stop> {
     wait_for_exit(shim, &task).await
 }
 
-/// The preparing step: the runner dir, the GPUs, the host side of the mounts.
-async fn prepare(shim: &Shim, task: &Task) -> Result<(), Stop> {
+/// The preparing step: the runner dir, the GPUs, host SSH keys, the host side of the mounts.
+async fn prepare(shim: &Shim, task: &Task, changes: &mut HostChanges) -> Result<(), Stop> {
     let id = &task.config.id;
     let runner_dir = shim.runner_dir(&task.container_name);
     tokio::fs::create_dir_all(&runner_dir)
@@ -176,7 +196,15 @@ async fn prepare(shim: &Shim, task: &Task) -> Result<(), Stop> {
         ));
     }
     if !task.config.host_ssh_keys.is_empty() {
-        tracing::warn!(task = %id, "host_ssh_keys are not installed by this shim yet");
+        let added = AuthorizedKeys::of_user(&task.config.host_ssh_user, Path::new("/etc/passwd"))
+            .and_then(|file| Ok((file.clone(), file.add(&task.config.host_ssh_keys)?)))
+            .map_err(|error| {
+                Stop::failed(
+                    Reason::ExecutorError,
+                    format!("cannot add the host SSH keys: {error}"),
+                )
+            })?;
+        changes.host_keys = Some(added);
     }
     for mount in &task.config.instance_mounts {
         create_mount_point(Path::new(&mount.instance_path))

@@ -19,8 +19,9 @@ use std::sync::Arc;
 use dstack_agents::shim::{NetworkMode, TaskStatus};
 use dstack_core::status::JobTerminationReason as Reason;
 
+use crate::docker::DockerError;
 use crate::docker::RegistryAuth;
-use crate::docker::container::{ContainerRequest, container_body};
+use crate::docker::container::{ContainerRequest, container_body, is_missing_nvidia_modeset};
 use crate::host_keys::AuthorizedKeys;
 use crate::service::Shim;
 use crate::task::{Task, Termination};
@@ -120,27 +121,14 @@ async fn run_steps(shim: &Shim, id: &str, changes: &mut HostChanges) -> Result<(
     }
 
     let task = advance(shim, id, TaskStatus::Creating, |_| ())?;
-    let body = container_body(
-        &shim.defaults,
-        ContainerRequest {
-            config: &task.config,
-            gpu_ids: &task.gpu_ids,
-            runner_dir: &shim.runner_dir(&task.container_name),
-        },
-    );
-    let container_id = shim
-        .docker
-        .create(&task.container_name, body)
+    let container_id = create_container(shim, &task, true)
         .await
         .map_err(|error| Stop::failed(Reason::CreatingContainerError, error.to_string()))?;
 
     let task = advance(shim, id, TaskStatus::Running, |task| {
         task.container_id = container_id;
     })?;
-    if let Err(error) = shim.docker.start(&task.container_name).await {
-        let message = with_output(shim, &task, error.to_string()).await;
-        return Err(Stop::failed(Reason::ContainerExitedWithError, message));
-    }
+    start_container(shim, &task).await?;
     if task.cancel.is_cancelled() {
         // A terminate request saw the task running before the container had started, so
         // its stop found nothing to stop.
@@ -162,6 +150,52 @@ async fn run_steps(shim: &Shim, id: &str, changes: &mut HostChanges) -> Result<(
         task.ports = Some(ports)
     })?;
     wait_for_exit(shim, &task).await
+}
+
+async fn create_container(
+    shim: &Shim,
+    task: &Task,
+    nvidia_display: bool,
+) -> Result<String, DockerError> {
+    let body = container_body(
+        &shim.defaults,
+        ContainerRequest {
+            config: &task.config,
+            gpu_ids: &task.gpu_ids,
+            runner_dir: &shim.runner_dir(&task.container_name),
+            nvidia_display,
+        },
+    );
+    shim.docker.create(&task.container_name, body).await
+}
+
+/// Starts the container; on an NVIDIA host without `nvidia-modeset`, once more without the
+/// `display` capability.
+async fn start_container(shim: &Shim, task: &Task) -> Result<(), Stop> {
+    let failed = |error: String| async {
+        let message = with_output(shim, task, error).await;
+        Stop::failed(Reason::ContainerExitedWithError, message)
+    };
+    let Err(error) = shim.docker.start(&task.container_name).await else {
+        return Ok(());
+    };
+    if !is_missing_nvidia_modeset(shim.defaults.gpu_vendor, &task.config, &error.to_string()) {
+        return Err(failed(error.to_string()).await);
+    }
+    tracing::info!(task = %task.config.id, "no nvidia-modeset; starting without the display capability");
+    let retried = async {
+        shim.docker.remove(&task.container_name).await?;
+        let container_id = create_container(shim, task, false).await?;
+        // The task may have been terminated meanwhile; its id only matters while it exists.
+        let _ = shim
+            .store
+            .modify(&task.config.id, |task| task.container_id = container_id);
+        shim.docker.start(&task.container_name).await
+    };
+    match retried.await {
+        Ok(()) => Ok(()),
+        Err(error) => Err(failed(error.to_string()).await),
+    }
 }
 
 /// The preparing step: the runner dir, the GPUs, host SSH keys, the host side of the mounts.

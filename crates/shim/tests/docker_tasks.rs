@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use dstack_agents::shim::{
-    ShimClient, ShimClientError, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
+    NetworkMode, ShimClient, ShimClientError, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
     TaskTerminateRequest,
 };
 use dstack_core::status::JobTerminationReason as Reason;
@@ -67,17 +67,25 @@ impl TestShim {
         }
     }
 
-    /// Submits a task of the busybox image with a fresh id.
+    /// Submits a task of `image` with a fresh id.
     async fn submit(&mut self, image: &str) -> String {
+        self.submit_with(TaskSubmitRequest {
+            image_name: image.to_owned(),
+            ..Default::default()
+        })
+        .await
+    }
+
+    /// Submits `request` under a fresh id and name, as the server fills it.
+    async fn submit_with(&mut self, request: TaskSubmitRequest) -> String {
         let id = uuid::Uuid::new_v4().to_string();
         self.task_ids.push(id.clone());
         let request = TaskSubmitRequest {
             id: id.clone(),
             name: format!("shim-test-{}", &id[..8]),
-            image_name: image.to_owned(),
             container_user: "root".into(),
             gpu: -1,
-            ..Default::default()
+            ..request
         };
         self.client.submit_task(&request).await.unwrap();
         id
@@ -407,4 +415,38 @@ async fn healthcheck_instance_info_and_host_info() {
         dstack_agents::shim::ComponentStatus::Error
     );
     assert_eq!(components[1].version, dstack_shim::VERSION);
+}
+
+#[tokio::test]
+async fn bridge_networking_publishes_the_runner_ports_on_loopback() {
+    let mut shim = TestShim::start("exec sleep 600", &[]).await;
+    let id = shim
+        .submit_with(TaskSubmitRequest {
+            image_name: busybox_image(),
+            network_mode: NetworkMode::Bridge,
+            shm_size: 1 << 20,
+            ..Default::default()
+        })
+        .await;
+    let task = shim.wait_running(&id).await;
+    let ports = task.ports.unwrap();
+    let containers: Vec<u16> = ports.iter().map(|port| port.container).collect();
+    assert_eq!(containers, [10022, 10999]);
+    assert!(ports.iter().all(|port| port.host > 0));
+    let shm = docker(&[
+        "exec",
+        &task.container_name,
+        "sh",
+        "-c",
+        "grep /dev/shm /proc/mounts",
+    ]);
+    let shm = String::from_utf8_lossy(&shm.stdout).into_owned();
+    assert!(
+        shm.contains("size=1024k") && !shm.contains("noexec"),
+        "{shm}"
+    );
+    shim.client
+        .terminate_task(&id, &TaskTerminateRequest::default())
+        .await
+        .unwrap();
 }

@@ -42,6 +42,9 @@ pub struct ContainerRequest<'a> {
     pub config: &'a TaskSubmitRequest,
     pub gpu_ids: &'a [String],
     pub runner_dir: &'a std::path::Path,
+    /// Whether NVIDIA GPUs get the `display` capability. Hosts without the
+    /// `nvidia-modeset` device cannot start containers that ask for it.
+    pub nvidia_display: bool,
 }
 
 /// Docker's create body for a task.
@@ -201,7 +204,13 @@ fn add_gpus(host: &mut HostConfig, vendor: GpuVendor, request: ContainerRequest<
                 DeviceRequest {
                     device_ids: Some(request.gpu_ids.to_vec()),
                     capabilities: Some(vec![
-                        NVIDIA_CAPABILITIES.iter().map(|c| c.to_string()).collect(),
+                        NVIDIA_CAPABILITIES
+                            .iter()
+                            .filter(|&&capability| {
+                                request.nvidia_display || capability != "display"
+                            })
+                            .map(|c| c.to_string())
+                            .collect(),
                     ]),
                     ..Default::default()
                 },
@@ -268,6 +277,19 @@ pub fn task_container(id: String, inspected: ContainerInspectResponse) -> Option
         running,
         gpu_ids,
     })
+}
+
+/// Whether a failed start is the NVIDIA runtime missing `/dev/nvidia-modeset` for the
+/// `display` capability, so that the container can be created again without it. Devices the
+/// server named explicitly are passed as they are and never retried.
+pub fn is_missing_nvidia_modeset(
+    vendor: GpuVendor,
+    config: &TaskSubmitRequest,
+    start_error: &str,
+) -> bool {
+    vendor == GpuVendor::Nvidia
+        && config.gpu_devices.is_empty()
+        && start_error.contains("/dev/nvidia-modeset")
 }
 
 /// IPv4 TCP bindings from an inspected container's `NetworkSettings.Ports`.
@@ -341,6 +363,7 @@ mod tests {
                 config,
                 gpu_ids: gpus,
                 runner_dir: Path::new("/root/.dstack/runners/job-0-0-abcd"),
+                nvidia_display: true,
             },
         )
     }
@@ -441,6 +464,54 @@ mod tests {
             ])
         );
         assert_eq!(host.devices, None);
+    }
+
+    #[test]
+    fn nvidia_gpus_can_go_without_display() {
+        let gpus = vec!["GPU-a".to_string()];
+        let body = container_body(
+            &defaults(GpuVendor::Nvidia),
+            ContainerRequest {
+                config: &config(),
+                gpu_ids: &gpus,
+                runner_dir: Path::new("/tmp/r"),
+                nvidia_display: false,
+            },
+        );
+        let requests = body.host_config.unwrap().device_requests.unwrap();
+        assert_eq!(
+            requests[0].capabilities,
+            Some(vec![
+                ["gpu", "utility", "compute", "graphics", "video", "compat32"]
+                    .map(String::from)
+                    .to_vec()
+            ])
+        );
+    }
+
+    #[test]
+    fn only_nvidia_modeset_failures_without_explicit_devices_are_retried() {
+        let error = "error gathering device information while adding custom device \"/dev/nvidia-modeset\": no such file or directory";
+        assert!(is_missing_nvidia_modeset(
+            GpuVendor::Nvidia,
+            &config(),
+            error
+        ));
+        assert!(!is_missing_nvidia_modeset(GpuVendor::Amd, &config(), error));
+        assert!(!is_missing_nvidia_modeset(
+            GpuVendor::Nvidia,
+            &config(),
+            "no such image"
+        ));
+        let explicit = TaskSubmitRequest {
+            gpu_devices: vec![GpuDevice::default()],
+            ..config()
+        };
+        assert!(!is_missing_nvidia_modeset(
+            GpuVendor::Nvidia,
+            &explicit,
+            error
+        ));
     }
 
     #[test]

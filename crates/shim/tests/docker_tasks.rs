@@ -30,6 +30,7 @@ fn busybox_image() -> String {
 /// A shim serving on a free loopback port until dropped, and the containers it created.
 struct TestShim {
     client: ShimClient,
+    base_url: String,
     home: tempfile::TempDir,
     shutdown: ShutdownSignal,
     task_ids: Vec<String>,
@@ -61,6 +62,7 @@ impl TestShim {
         tokio::spawn(dstack_shim::server::serve(listener, shim, shutdown.clone()));
         Self {
             client: ShimClient::new(&format!("http://{address}")).unwrap(),
+            base_url: format!("http://{address}"),
             home,
             shutdown,
             task_ids: Vec::new(),
@@ -449,4 +451,52 @@ async fn bridge_networking_publishes_the_runner_ports_on_loopback() {
         .terminate_task(&id, &TaskTerminateRequest::default())
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn bad_requests_get_dstacks_plain_text_errors() {
+    let shim = TestShim::start("exit 0", &[]).await;
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", shim.base_url);
+    let answer = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap())
+    };
+
+    let response = http
+        .post(url("/api/tasks"))
+        .header("content-type", "text/plain")
+        .body("{}");
+    assert_eq!(
+        answer(response.send().await.unwrap()).await,
+        (
+            415,
+            "Content-Type header is not application/json\n".to_owned()
+        )
+    );
+    let response = http
+        .post(url("/api/tasks"))
+        .header("content-type", "application/json");
+    assert_eq!(
+        answer(response.send().await.unwrap()).await,
+        (400, "Request body must not be empty\n".to_owned())
+    );
+    let response = http.post(url("/api/tasks")).body(r#"{"id": 5}"#);
+    let (status, text) = answer(response.send().await.unwrap()).await;
+    assert_eq!(status, 400);
+    assert!(
+        text.starts_with("invalid request body: invalid type: integer `5`"),
+        "{text}"
+    );
+    let response = http.post(url("/api/tasks")).body(vec![b' '; (1 << 20) + 1]);
+    assert_eq!(answer(response.send().await.unwrap()).await.0, 413);
+    let response = http.get(url("/api/nothing-here"));
+    assert_eq!(
+        answer(response.send().await.unwrap()).await,
+        (404, "404 page not found\n".to_owned())
+    );
+    let response = http.get(url("/metrics/tasks/some-task"));
+    assert_eq!(answer(response.send().await.unwrap()).await.0, 404);
+    let response = http.delete(url("/api/tasks"));
+    assert_eq!(answer(response.send().await.unwrap()).await.0, 405);
 }

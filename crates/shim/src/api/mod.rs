@@ -1,7 +1,7 @@
 //! The shim's HTTP API, with dstack's paths and payloads: [`router`] lists every route.
 //!
-//! - `body`: [`JsonBody`](body::JsonBody), request bodies read as dstack's agents read them.
-//! - `error`: [`ApiError`](error::ApiError), plain-text errors with their status.
+//! - `body`: `JsonBody`, request bodies read as dstack's agents read them.
+//! - `error`: `ApiError`, plain-text errors with their status.
 
 mod body;
 mod error;
@@ -11,6 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use dstack_agents::shim::{
     ComponentsResponse, HealthcheckResponse, InstanceHealthResponse, InstanceInfoResponse,
@@ -49,6 +50,8 @@ pub fn router(shim: Arc<Shim>, shutdown: ShutdownSignal) -> Router {
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/terminate", post(terminate_task))
         .route("/api/tasks/{id}/remove", post(remove_task))
+        .route("/metrics/tasks/{id}", get(task_gpu_metrics))
+        .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(ApiState { shim, shutdown })
 }
@@ -119,4 +122,14 @@ async fn remove_task(
     Path(id): Path<String>,
 ) -> Result<(), ApiError> {
     Ok(state.shim.remove_task(&id).await?)
+}
+
+/// Prometheus GPU metrics of a task come from dcgm-exporter, which this shim does not run;
+/// the answer is dstack's for a host without it.
+async fn task_gpu_metrics(Path(_id): Path<String>) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "DCGM Exporter is not available")
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "404 page not found")
 }

@@ -1,4 +1,4 @@
-//! [`GpuLock`]: which of the host's GPUs are taken by a task.
+//! [`GpuLock`]: which of the host's GPUs each task holds.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -13,27 +13,28 @@ pub enum GpuLockError {
 }
 
 /// The host's GPUs by lock id (the `GPU-<uuid>` for NVIDIA, the render node for AMD), each
-/// free or taken.
+/// free or held by one task. Releasing goes by task, so a task's GPUs can be released by
+/// both its terminate request and its pipeline without freeing GPUs another task took since.
 #[derive(Debug, Default)]
 pub struct GpuLock {
-    taken: Mutex<BTreeMap<String, bool>>,
+    holders: Mutex<BTreeMap<String, Option<String>>>,
 }
 
 impl GpuLock {
     /// All GPUs free.
     pub fn new(ids: impl IntoIterator<Item = String>) -> Self {
         Self {
-            taken: Mutex::new(ids.into_iter().map(|id| (id, false)).collect()),
+            holders: Mutex::new(ids.into_iter().map(|id| (id, None)).collect()),
         }
     }
 
-    /// Takes `count` free GPUs, or with `-1` every GPU that is free now (maybe none). When
-    /// there are too few, nothing is taken.
-    pub fn acquire(&self, count: i32) -> Result<Vec<String>, GpuLockError> {
-        let mut taken = self.lock();
-        let free: Vec<String> = taken
+    /// Gives `task` `count` free GPUs, or with `-1` every GPU that is free now (maybe none).
+    /// When there are too few, nothing is taken.
+    pub fn acquire(&self, task: &str, count: i32) -> Result<Vec<String>, GpuLockError> {
+        let mut holders = self.lock();
+        let free: Vec<String> = holders
             .iter()
-            .filter(|(_, busy)| !**busy)
+            .filter(|(_, holder)| holder.is_none())
             .map(|(id, _)| id.clone())
             .collect();
         let wanted = match count {
@@ -49,37 +50,43 @@ impl GpuLock {
         }
         let chosen: Vec<String> = free.into_iter().take(wanted).collect();
         for id in &chosen {
-            taken.insert(id.clone(), true);
+            holders.insert(id.clone(), Some(task.to_owned()));
         }
         Ok(chosen)
     }
 
-    /// Marks GPUs taken (a task found running at startup); returns the ids that changed.
-    /// Unknown ids are ignored.
-    pub fn lock_ids(&self, ids: &[String]) -> Vec<String> {
-        self.set(ids, true)
-    }
-
-    /// Frees GPUs; returns the ids that changed. Unknown or already free ids are ignored.
-    pub fn release(&self, ids: &[String]) -> Vec<String> {
-        self.set(ids, false)
-    }
-
-    fn set(&self, ids: &[String], busy: bool) -> Vec<String> {
-        let mut taken = self.lock();
+    /// Gives `task` the listed GPUs that are free (a task found running at startup); returns
+    /// those it got. Unknown ids are ignored.
+    pub fn lock_ids(&self, task: &str, ids: &[String]) -> Vec<String> {
+        let mut holders = self.lock();
         ids.iter()
-            .filter(|id| {
-                taken
-                    .get_mut(id.as_str())
-                    .is_some_and(|state| std::mem::replace(state, busy) != busy)
+            .filter(|id| match holders.get_mut(id.as_str()) {
+                Some(holder @ None) => {
+                    *holder = Some(task.to_owned());
+                    true
+                }
+                _ => false,
             })
             .cloned()
             .collect()
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, bool>> {
-        // Plain flags: a panic elsewhere cannot leave them half-written.
-        self.taken
+    /// Frees every GPU `task` holds; returns them. Releasing again frees nothing.
+    pub fn release(&self, task: &str) -> Vec<String> {
+        let mut holders = self.lock();
+        holders
+            .iter_mut()
+            .filter(|(_, holder)| holder.as_deref() == Some(task))
+            .map(|(id, holder)| {
+                *holder = None;
+                id.clone()
+            })
+            .collect()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Option<String>>> {
+        // Plain assignments: a panic elsewhere cannot leave them half-written.
+        self.holders
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -96,37 +103,53 @@ mod tests {
     #[test]
     fn zero_and_negative_counts_are_errors() {
         let lock = lock_of(&["a"]);
-        assert_eq!(lock.acquire(0), Err(GpuLockError::InvalidCount(0)));
-        assert_eq!(lock.acquire(-2), Err(GpuLockError::InvalidCount(-2)));
+        assert_eq!(lock.acquire("t", 0), Err(GpuLockError::InvalidCount(0)));
+        assert_eq!(lock.acquire("t", -2), Err(GpuLockError::InvalidCount(-2)));
     }
 
     #[test]
     fn all_free_takes_every_free_gpu_and_never_fails() {
         let lock = lock_of(&["a", "b"]);
-        assert_eq!(lock.acquire(-1).unwrap(), ["a", "b"]);
-        assert_eq!(lock.acquire(-1).unwrap(), Vec::<String>::new());
-        assert_eq!(lock_of(&[]).acquire(-1).unwrap(), Vec::<String>::new());
+        assert_eq!(lock.acquire("t1", -1).unwrap(), ["a", "b"]);
+        assert_eq!(lock.acquire("t2", -1).unwrap(), Vec::<String>::new());
+        assert_eq!(lock_of(&[]).acquire("t", -1).unwrap(), Vec::<String>::new());
     }
 
     #[test]
     fn too_many_takes_nothing() {
         let lock = lock_of(&["a", "b"]);
-        assert_eq!(lock.acquire(1).unwrap().len(), 1);
-        let error = lock.acquire(2).unwrap_err();
+        assert_eq!(lock.acquire("t1", 1).unwrap().len(), 1);
+        let error = lock.acquire("t2", 2).unwrap_err();
         assert_eq!(
             error.to_string(),
             "no capacity: 2 GPUs requested, 1 available"
         );
-        assert_eq!(lock.acquire(1).unwrap().len(), 1);
+        assert_eq!(lock.acquire("t2", 1).unwrap().len(), 1);
     }
 
     #[test]
-    fn lock_and_release_report_only_changes() {
+    fn release_frees_only_the_tasks_own_gpus_once() {
         let lock = lock_of(&["a", "b"]);
-        let ids = vec!["a".to_string(), "zzz".to_string()];
-        assert_eq!(lock.lock_ids(&ids), ["a"]);
-        assert_eq!(lock.lock_ids(&ids), Vec::<String>::new());
-        assert_eq!(lock.release(&ids), ["a"]);
-        assert_eq!(lock.release(&ids), Vec::<String>::new());
+        assert_eq!(lock.acquire("t1", 1).unwrap(), ["a"]);
+        assert_eq!(lock.release("t1"), ["a"]);
+        assert_eq!(lock.acquire("t2", 1).unwrap(), ["a"]);
+        // A late second release by t1 must not free what t2 holds now.
+        assert_eq!(lock.release("t1"), Vec::<String>::new());
+        assert_eq!(
+            lock.acquire("t3", 2),
+            Err(GpuLockError::NoCapacity {
+                requested: 2,
+                available: 1
+            })
+        );
+    }
+
+    #[test]
+    fn lock_ids_takes_only_free_known_gpus() {
+        let lock = lock_of(&["a", "b"]);
+        lock.acquire("t1", 1).unwrap();
+        let ids = vec!["a".to_string(), "b".to_string(), "zzz".to_string()];
+        assert_eq!(lock.lock_ids("t2", &ids), ["b"]);
+        assert_eq!(lock.release("t2"), ["b"]);
     }
 }

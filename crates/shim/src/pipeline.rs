@@ -43,15 +43,16 @@ impl Stop {
     }
 }
 
-/// What a task changed on the host that must be undone when it ends.
+/// What the pipeline changed on the host for its task, undone when the task ends.
 #[derive(Debug, Default)]
-struct HostChanges {
+struct Acquired {
     /// Keys added to a host user's `authorized_keys`.
     host_keys: Option<(AuthorizedKeys, Vec<String>)>,
 }
 
-impl HostChanges {
-    fn undo(self) {
+impl Acquired {
+    fn give_back(self, shim: &Shim, id: &str) {
+        shim.gpu_lock.release(id);
         if let Some((file, keys)) = self.host_keys
             && let Err(error) = file.remove(&keys)
         {
@@ -62,42 +63,37 @@ impl HostChanges {
 
 /// Runs a submitted task to its end.
 pub async fn run_task(shim: Arc<Shim>, id: String) {
-    let mut changes = HostChanges::default();
-    let outcome = run_steps(&shim, &id, &mut changes).await;
-    changes.undo();
+    let mut acquired = Acquired::default();
+    let outcome = run_steps(&shim, &id, &mut acquired).await;
+    acquired.give_back(&shim, &id);
     conclude(&shim, &id, outcome);
 }
 
 /// Waits for the container of a task found running at startup, and records its exit.
 pub async fn watch_exit(shim: Arc<Shim>, id: String) {
-    let outcome = match shim.store.get(&id) {
-        Ok(task) => wait_for_exit(&shim, &task).await,
-        Err(_) => Err(Stop::Superseded),
+    let Ok(task) = shim.store.get(&id) else {
+        return;
     };
+    let outcome = wait_for_exit(&shim, &task).await;
+    shim.gpu_lock.release(&id);
     conclude(&shim, &id, outcome);
 }
 
+/// Records how the task ended, unless a request already took it over.
 fn conclude(shim: &Shim, id: &str, outcome: Result<(), Stop>) {
     let termination = match outcome {
         Ok(()) => Termination::new(Reason::DoneByRunner, ""),
         Err(Stop::Failed(termination)) => termination,
-        Err(Stop::Superseded) => return release_gpus(shim, id),
+        Err(Stop::Superseded) => return,
     };
     if let Err(error) = shim.store.finish(id, termination) {
         tracing::debug!(%error, "task gone before its pipeline ended");
     }
-    release_gpus(shim, id);
 }
 
-fn release_gpus(shim: &Shim, id: &str) {
-    if let Ok(task) = shim.store.get(id) {
-        shim.gpu_lock.release(&task.gpu_ids);
-    }
-}
-
-async fn run_steps(shim: &Shim, id: &str, changes: &mut HostChanges) -> Result<(), Stop> {
+async fn run_steps(shim: &Shim, id: &str, acquired: &mut Acquired) -> Result<(), Stop> {
     let task = advance(shim, id, TaskStatus::Preparing, |_| ())?;
-    prepare(shim, &task, changes).await?;
+    prepare(shim, &task, acquired).await?;
 
     let task = advance(shim, id, TaskStatus::Pulling, |_| ())?;
     let auth = RegistryAuth {
@@ -199,7 +195,7 @@ async fn start_container(shim: &Shim, task: &Task) -> Result<(), Stop> {
 }
 
 /// The preparing step: the runner dir, the GPUs, host SSH keys, the host side of the mounts.
-async fn prepare(shim: &Shim, task: &Task, changes: &mut HostChanges) -> Result<(), Stop> {
+async fn prepare(shim: &Shim, task: &Task, acquired: &mut Acquired) -> Result<(), Stop> {
     let id = &task.config.id;
     let runner_dir = shim.runner_dir(&task.container_name);
     tokio::fs::create_dir_all(&runner_dir)
@@ -213,15 +209,11 @@ async fn prepare(shim: &Shim, task: &Task, changes: &mut HostChanges) -> Result<
     if task.config.gpu != 0 {
         let gpu_ids = shim
             .gpu_lock
-            .acquire(task.config.gpu)
+            .acquire(id, task.config.gpu)
             .map_err(|error| Stop::failed(Reason::ExecutorError, error.to_string()))?;
-        let kept = shim
-            .store
-            .modify(id, |task| task.gpu_ids.clone_from(&gpu_ids));
-        if kept.is_err() {
-            shim.gpu_lock.release(&gpu_ids);
-            return Err(Stop::Superseded);
-        }
+        shim.store
+            .modify(id, |task| task.gpu_ids = gpu_ids)
+            .map_err(|_| Stop::Superseded)?;
     }
     if !task.config.volumes.is_empty() {
         return Err(Stop::failed(
@@ -238,7 +230,7 @@ async fn prepare(shim: &Shim, task: &Task, changes: &mut HostChanges) -> Result<
                     format!("cannot add the host SSH keys: {error}"),
                 )
             })?;
-        changes.host_keys = Some(added);
+        acquired.host_keys = Some(added);
     }
     for mount in &task.config.instance_mounts {
         create_mount_point(Path::new(&mount.instance_path))

@@ -13,7 +13,7 @@ use crate::api::{self, ShutdownSignal};
 use crate::docker::command::RunnerLaunch;
 use crate::docker::container::ContainerDefaults;
 use crate::docker::{DockerDriver, DockerError};
-use crate::host::{HostError, HostGpus, collect_host_info, write_host_info};
+use crate::host::{HostError, HostGpus, collect_host_info, parse_cpuinfo, write_host_info};
 use crate::service::{Shim, ShimError};
 use crate::settings::Settings;
 
@@ -52,6 +52,10 @@ pub async fn start(settings: &Settings) -> Result<Arc<Shim>, ServerError> {
         source,
     })?;
     let docker = DockerDriver::connect().await?;
+    if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
+        let cpus = parse_cpuinfo(&cpuinfo);
+        tracing::info!(count = cpus.count, model = %cpus.model, "CPUs found");
+    }
     let gpus = HostGpus::discover().await;
     tracing::info!(vendor = ?gpus.vendor, count = gpus.gpus.len(), "GPUs found");
     if settings.service_mode {

@@ -73,7 +73,9 @@ impl Shim {
             });
             task.container_name.clone_from(&container.container_name);
             task.container_id.clone_from(&container.container_id);
-            task.gpu_ids = self.gpu_lock.lock_ids(&container.gpu_ids);
+            task.gpu_ids = self
+                .gpu_lock
+                .lock_ids(&container.task_id, &container.gpu_ids);
             task.status = if container.running {
                 task.ports = Some(Vec::new());
                 TaskStatus::Running
@@ -152,7 +154,7 @@ impl Shim {
                 .stop(&task.container_name, Duration::from_secs(request.timeout))
                 .await?;
         }
-        self.gpu_lock.release(&task.gpu_ids);
+        self.gpu_lock.release(id);
         Ok(self.store.finish(id, termination)?.info())
     }
 

@@ -399,14 +399,8 @@ async fn healthcheck_instance_info_and_host_info() {
 
     let written = std::fs::read(shim.home.path().join("shim/host_info.json")).unwrap();
     let info: dstack_agents::shim::HostInfo = serde_json::from_slice(&written).unwrap();
-    assert_eq!(
-        info.cpus,
-        std::thread::available_parallelism()
-            .unwrap()
-            .get()
-            .max(info.cpus)
-    );
-    assert!(info.cpus >= 1);
+    // Every CPU of the host, which is at least as many as this process may use.
+    assert!(info.cpus >= std::thread::available_parallelism().unwrap().get());
     assert!(info.memory > 64 << 20);
     assert!(info.disk_size > 0);
 

@@ -196,3 +196,34 @@ impl ShimClient {
         Ok((url, bytes.to_vec()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_joined_and_ids_escaped() {
+        let client = ShimClient::new("http://127.0.0.1:10998").unwrap();
+        assert_eq!(
+            client.url(&["api", "tasks", "a/b c", "terminate"]).as_str(),
+            "http://127.0.0.1:10998/api/tasks/a%2Fb%20c/terminate"
+        );
+        let behind_prefix = ShimClient::new("http://proxy/shim/").unwrap();
+        assert_eq!(
+            behind_prefix.url(&["api", "healthcheck"]).as_str(),
+            "http://proxy/shim/api/healthcheck"
+        );
+    }
+
+    #[test]
+    fn addresses_that_cannot_carry_paths_are_refused() {
+        assert!(matches!(
+            ShimClient::new("localhost:10998"),
+            Err(ShimClientError::AddressWithoutPath(_) | ShimClientError::Address { .. })
+        ));
+        assert!(matches!(
+            ShimClient::new("not a url"),
+            Err(ShimClientError::Address { .. })
+        ));
+    }
+}

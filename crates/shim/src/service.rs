@@ -77,7 +77,7 @@ impl Shim {
                 .gpu_lock
                 .lock_ids(&container.task_id, &container.gpu_ids);
             task.status = if container.running {
-                task.ports = Some(Vec::new());
+                task.ports = Some(container.ports.clone());
                 TaskStatus::Running
             } else {
                 TaskStatus::Terminated

@@ -321,7 +321,13 @@ async fn remove_needs_a_terminated_task_then_forgets_it_and_its_container() {
 #[tokio::test]
 async fn a_restarted_shim_takes_back_its_running_containers() {
     let mut first = TestShim::start("exec sleep 600", &[]).await;
-    let id = first.submit(&busybox_image()).await;
+    let id = first
+        .submit_with(TaskSubmitRequest {
+            image_name: busybox_image(),
+            network_mode: NetworkMode::Bridge,
+            ..Default::default()
+        })
+        .await;
     let task = first.wait_running(&id).await;
     first.shutdown.force.cancel();
 
@@ -335,6 +341,8 @@ async fn a_restarted_shim_takes_back_its_running_containers() {
     let restored = second.client.get_task(&id).await.unwrap();
     assert_eq!(restored.status, TaskStatus::Running);
     assert_eq!(restored.container_name, task.container_name);
+    assert_eq!(restored.ports, task.ports);
+    assert_eq!(restored.ports.map(|ports| ports.len()), Some(2));
 
     // The restored container is watched: stopping it outside the shim ends the task.
     docker(&["kill", &task.container_name]);

@@ -256,6 +256,11 @@ pub fn task_container(id: String, inspected: ContainerInspectResponse) -> Option
                     | ContainerStateStatusEnum::PAUSED
             )
         });
+    let ports = inspected
+        .network_settings
+        .and_then(|settings| settings.ports)
+        .map(|ports| port_mappings(&ports))
+        .unwrap_or_default();
     let host = inspected.host_config.unwrap_or_default();
     let mut gpu_ids: Vec<String> = host
         .device_requests
@@ -276,6 +281,7 @@ pub fn task_container(id: String, inspected: ContainerInspectResponse) -> Option
         container_id: id,
         running,
         gpu_ids,
+        ports,
     })
 }
 

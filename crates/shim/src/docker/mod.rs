@@ -52,6 +52,8 @@ pub struct TaskContainer {
     pub running: bool,
     /// The GPUs the container was given: NVIDIA device ids or AMD render nodes.
     pub gpu_ids: Vec<String>,
+    /// Empty with host networking; the loopback bindings with a bridge.
+    pub ports: Vec<PortMapping>,
 }
 
 /// The local Docker daemon, reached as the `docker` CLI would (`DOCKER_HOST` or the socket).

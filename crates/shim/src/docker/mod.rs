@@ -37,10 +37,20 @@ pub const TASK_ID_LABEL: &str = "ai.dstack.shim.task-id";
 const PULL_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 /// Registry credentials of a task; empty when the image is public.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RegistryAuth {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    /// Shows who, never the password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
 }
 
 /// A container of a task found at startup.

@@ -1,1 +1,4 @@
 //! Wire types of the dstack-shim and dstack-runner HTTP APIs and typed clients for them.
+
+pub mod runner;
+pub mod shim;

@@ -1,4 +1,26 @@
 //! dstack-runner, the container agent: executor, repo setup, logs and metrics.
+//!
+//! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`].
+//! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`]; [`logs_ws`]: the live log
+//!   stream.
+//! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
+//!   [`quota`]: the hourly log quota; [`ansi`]: escape sequences out of stored logs.
+//! - [`executor`]: prepares and runs the job; [`switch_user`]: the helper that becomes the
+//!   job user.
+//! - [`user`], [`metrics`]: parsers of account files, cgroup files and nvidia-smi output.
 
+pub mod agent;
+pub mod ansi;
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod executor;
+pub mod history;
+pub mod lifecycle;
+pub mod logs_ws;
 pub mod metrics;
+pub mod quota;
+pub mod server;
+pub mod state;
+pub mod switch_user;
 pub mod user;

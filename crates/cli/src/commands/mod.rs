@@ -2,6 +2,7 @@
 
 mod apply;
 mod schema;
+mod server;
 
 use std::process::ExitCode;
 
@@ -24,11 +25,14 @@ enum Command {
     Apply(apply::ApplyArgs),
     /// Print the JSON Schema of the configuration files, for editors.
     Schema,
+    /// Run the dstack server.
+    Server(server::ServerArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(args) => apply::run(&args),
         Command::Schema => schema::run(),
+        Command::Server(args) => server::run(args),
     }
 }

@@ -5,12 +5,12 @@
 //! - [`nvidia`]: `nvidia-smi --query-gpu` CSV output.
 //! - [`amd`]: `amd-smi static --json` output.
 //! - [`GpuInfo`]: one GPU as the shim reports and locks it, whatever the vendor.
-//! - [`HostGpuSummary`]: the GPU fields of `host_info.json`.
+//! - [`summarize_gpus`]: the GPU fields of `host_info.json` ([`HostGpuSummary`]).
 
 pub mod amd;
 pub mod nvidia;
 
-use serde::{Deserialize, Serialize};
+pub use dstack_agents::shim::{GpuVendor, HostGpuSummary};
 
 /// Texts vendor tools print in place of a driver version they cannot read.
 const DRIVER_VERSION_PLACEHOLDERS: [&str; 5] = [
@@ -32,17 +32,6 @@ pub fn normalize_driver_version(raw: &str) -> String {
     }
 }
 
-/// GPU vendor, spelled as in `host_info.json` and `/api/instance/info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum GpuVendor {
-    Nvidia,
-    Amd,
-    Intel,
-    Tenstorrent,
-    None,
-}
-
 /// One GPU of the host, as the shim reports it and as its GPU lock identifies it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GpuInfo {
@@ -57,32 +46,17 @@ pub struct GpuInfo {
     pub driver_version: String,
 }
 
-/// The GPU fields of `host_info.json`: vendor, then name and memory of the first GPU, and
-/// the number of GPUs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HostGpuSummary {
-    #[serde(rename = "gpu_vendor")]
-    pub vendor: GpuVendor,
-    #[serde(rename = "gpu_name")]
-    pub name: String,
-    #[serde(rename = "gpu_memory")]
-    pub memory_mib: u64,
-    #[serde(rename = "gpu_count")]
-    pub count: usize,
-}
-
-impl HostGpuSummary {
-    /// Summarises the GPUs found on a host whose vendor was detected as `vendor`.
-    pub fn from_gpus(vendor: GpuVendor, gpus: &[GpuInfo]) -> Self {
-        let (name, memory_mib) = gpus
-            .first()
-            .map_or((String::new(), 0), |gpu| (gpu.name.clone(), gpu.vram_mib));
-        Self {
-            vendor,
-            name,
-            memory_mib,
-            count: gpus.len(),
-        }
+/// The GPU fields of `host_info.json` for a host whose vendor was detected as `vendor`:
+/// name and memory of the first GPU, and the number of GPUs.
+pub fn summarize_gpus(vendor: GpuVendor, gpus: &[GpuInfo]) -> HostGpuSummary {
+    let (name, memory_mib) = gpus
+        .first()
+        .map_or((String::new(), 0), |gpu| (gpu.name.clone(), gpu.vram_mib));
+    HostGpuSummary {
+        vendor,
+        name,
+        memory_mib,
+        count: gpus.len(),
     }
 }
 
@@ -119,7 +93,7 @@ mod tests {
             gpu("NVIDIA A100", 81920, "GPU-a"),
             gpu("NVIDIA L4", 23034, "GPU-b"),
         ];
-        let summary = HostGpuSummary::from_gpus(GpuVendor::Nvidia, &gpus);
+        let summary = summarize_gpus(GpuVendor::Nvidia, &gpus);
         assert_eq!(
             serde_json::to_value(&summary).ok(),
             Some(serde_json::json!({
@@ -131,7 +105,7 @@ mod tests {
 
     #[test]
     fn summary_of_host_without_gpus_is_empty() {
-        let summary = HostGpuSummary::from_gpus(GpuVendor::None, &[]);
+        let summary = summarize_gpus(GpuVendor::None, &[]);
         assert_eq!(
             summary,
             HostGpuSummary {

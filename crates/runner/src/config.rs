@@ -1,0 +1,31 @@
+//! Where the runner keeps its files and finds the container's.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Uploaded code and archives (`/tmp/runner`, shared with the host).
+    pub temp_dir: PathBuf,
+    /// The container's account files, `passwd` and `group` (`/etc`).
+    pub etc_dir: PathBuf,
+    /// dstack's own directory in the container, for the MPI hostfile (`/dstack`).
+    pub dstack_dir: PathBuf,
+    /// The runner binary, started as `switch-user` to run the job as its user.
+    pub switch_user_helper: PathBuf,
+}
+
+impl RunnerConfig {
+    pub fn code_path(&self, repo_id: &str) -> PathBuf {
+        self.temp_dir.join("repo_blobs").join(repo_id)
+    }
+
+    pub fn archive_path(&self, archive_id: uuid::Uuid) -> PathBuf {
+        self.temp_dir
+            .join("file_archives")
+            .join(archive_id.to_string())
+    }
+
+    pub fn mpi_hostfile(&self) -> PathBuf {
+        self.dstack_dir.join("mpi").join("hostfile")
+    }
+}

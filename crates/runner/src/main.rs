@@ -1,0 +1,52 @@
+//! `dstack-runner`: parses the command line, sets up logging, and hands over to the library.
+
+use anyhow::Context;
+use clap::Parser;
+use dstack_runner::cli::{Cli, Command};
+use dstack_runner::server::start;
+use dstack_runner::switch_user::switch_user_and_exec;
+use tokio::signal::unix::{SignalKind, signal};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::SwitchUser(args) => {
+            let error = switch_user_and_exec(args.uid, args.gid, &args.groups.0, &args.command);
+            // This runs as the job: its stderr is the job's log.
+            eprintln!("dstack-runner: {error}");
+            std::process::exit(127);
+        }
+        Command::Start(args) => {
+            tracing_subscriber::fmt()
+                .with_max_level(cli.log_level)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_target(false)
+                .init();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let result = runtime.block_on(async {
+                let interrupt = interrupt_signal().context("cannot handle signals")?;
+                start(args, interrupt).await.map_err(anyhow::Error::from)
+            });
+            // Output readers of jobs that left processes behind must not hold up the exit.
+            runtime.shutdown_background();
+            result
+        }
+    }
+}
+
+/// Resolves on the first SIGINT, SIGTERM or SIGQUIT.
+fn interrupt_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut quit = signal(SignalKind::quit())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+            _ = quit.recv() => {}
+        }
+    })
+}

@@ -1,0 +1,68 @@
+//! The HTTP API: one module per resource group, each decoding the request, checking the
+//! caller with an extractor from [`auth`] and calling one service.
+//!
+//! - [`router`]: every route in one list.
+//! - [`error`]: `ServerError` and its table of dstack status codes and bodies.
+//! - [`body`]: JSON bodies that name the bad field; [`version`]: the client version rule.
+
+pub mod auth;
+pub mod backends;
+pub mod body;
+pub mod error;
+pub mod projects;
+pub mod server;
+pub mod users;
+pub mod version;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use self::error::ServerError;
+use crate::db::Database;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Database,
+}
+
+/// All routes of the server.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/server/get_info", post(server::get_info))
+        .route("/users/get_my_user", post(users::get_my_user))
+        .route("/users/list", post(users::list))
+        .route("/users/get_user", post(users::get_user))
+        .route("/users/create", post(users::create))
+        .route("/users/update", post(users::update))
+        .route("/users/refresh_token", post(users::refresh_token))
+        .route("/users/delete", post(users::delete))
+        .route("/projects/list", post(projects::list))
+        .route("/projects/create", post(projects::create))
+        .route("/projects/delete", post(projects::delete))
+        .route("/projects/{project_name}/get", post(projects::get))
+        .route(
+            "/projects/{project_name}/set_members",
+            post(projects::set_members),
+        )
+        .route(
+            "/projects/{project_name}/add_members",
+            post(projects::add_members),
+        )
+        .route(
+            "/projects/{project_name}/remove_members",
+            post(projects::remove_members),
+        )
+        .route("/projects/{project_name}/update", post(projects::update))
+        .route("/backends/list_types", post(backends::list_types))
+        .layer(middleware::from_fn(version::check_client_version))
+        .layer(middleware::from_fn(body::read_whole_body));
+    Router::new()
+        .route("/healthcheck", get(server::healthcheck))
+        .nest("/api", api)
+        .fallback(|| async { ServerError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
+        .with_state(state)
+}

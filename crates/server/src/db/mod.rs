@@ -1,0 +1,246 @@
+//! The database: one pool over SQLite or PostgreSQL, migrations, typed queries per table.
+//!
+//! - [`Database`]: the pool and which engine it talks to.
+//! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
+//!   a newer server).
+//! - [`users`], [`projects`], [`members`]: named queries, one module per table.
+//!
+//! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
+//! runs on both engines. That holds because the schema keeps to types both engines and `Any`
+//! share: ids are UUID text, times are `BIGINT` microseconds since the Unix epoch in UTC (they
+//! sort, compare and round-trip exactly, with no time zone to lose), and flags are 0/1
+//! integers (`Any` decodes SQLite booleans as integers). Placeholders are `$N`, which both
+//! drivers bind by number. Migrations differ only in column type names, one folder per engine.
+
+pub mod members;
+pub mod projects;
+pub mod users;
+
+use std::path::Path;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, ConnectOptions};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Errors of the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// A unique index refused the row: the name is taken.
+    #[error("a unique index refused the row")]
+    UniqueViolation,
+    /// The database was migrated by a newer server.
+    #[error(
+        "the database schema has migration {version}, which this server does not know: \
+         it was created by a newer server; run that server or point DSTACK_DATABASE_URL \
+         at another database"
+    )]
+    SchemaTooNew {
+        /// The unknown migration.
+        version: i64,
+    },
+    /// A migration failed.
+    #[error("database migration failed")]
+    Migrate(#[source] MigrateError),
+    /// The server directory could not be created.
+    #[error("cannot create the database directory {path}")]
+    CreateDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A stored value does not decode as the schema promises.
+    #[error("corrupt value in column {column}: {value:?}")]
+    Corrupt {
+        /// The column.
+        column: &'static str,
+        /// The stored value.
+        value: String,
+    },
+    /// Any other driver error.
+    #[error("database error")]
+    Driver(#[source] sqlx::Error),
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(error: sqlx::Error) -> Self {
+        let unique = error
+            .as_database_error()
+            .is_some_and(|db| db.is_unique_violation());
+        if unique {
+            Self::UniqueViolation
+        } else {
+            Self::Driver(error)
+        }
+    }
+}
+
+/// Which engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// The default: a file under the server directory.
+    Sqlite,
+    /// When `DSTACK_DATABASE_URL` names one.
+    Postgres,
+}
+
+/// The connection pool, shared by every request.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+impl Database {
+    /// Opens `url` (PostgreSQL), or the SQLite file under `server_dir` when `url` is `None`,
+    /// and applies the migrations this server knows.
+    pub async fn open(url: Option<&str>, server_dir: &Path) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let (url, engine) = match url {
+            // dstack's own form names its Python driver; sqlx needs the plain scheme.
+            Some(url) => (
+                url.replacen("postgresql+asyncpg://", "postgresql://", 1),
+                engine_of(url),
+            ),
+            None => (sqlite_url(server_dir)?, Engine::Sqlite),
+        };
+        let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let pool = AnyPoolOptions::new()
+            .max_connections(match engine {
+                // One writer at a time either way; a few readers beside it.
+                Engine::Sqlite => 8,
+                Engine::Postgres => 20,
+            })
+            .connect_with(options)
+            .await?;
+        if engine == Engine::Sqlite {
+            // WAL lets readers run beside the writer; the mode is stored in the file. sqlx
+            // already sets a 5 s busy timeout, so concurrent writers wait instead of failing.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let database = Self { pool, engine };
+        database.migrate().await?;
+        Ok(database)
+    }
+
+    async fn migrate(&self) -> Result<(), DbError> {
+        let migrator = match self.engine {
+            Engine::Sqlite => &SQLITE_MIGRATIONS,
+            Engine::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.map_err(|error| match error {
+            MigrateError::VersionMissing(version) => DbError::SchemaTooNew { version },
+            other => DbError::Migrate(other),
+        })
+    }
+
+    /// The pool, for queries and transactions.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn engine_of(url: &str) -> Engine {
+    if url.starts_with("sqlite:") {
+        Engine::Sqlite
+    } else {
+        Engine::Postgres
+    }
+}
+
+fn sqlite_url(server_dir: &Path) -> Result<String, DbError> {
+    let dir = server_dir.join("data");
+    std::fs::create_dir_all(&dir).map_err(|source| DbError::CreateDir {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(format!(
+        "sqlite://{}?mode=rwc",
+        dir.join("sqlite.db").display()
+    ))
+}
+
+/// A time as stored: microseconds since the Unix epoch.
+pub fn to_micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+/// A stored time back as a `DateTime`.
+pub fn from_micros(column: &'static str, micros: i64) -> Result<DateTime<Utc>, DbError> {
+    DateTime::from_timestamp_micros(micros).ok_or(DbError::Corrupt {
+        column,
+        value: micros.to_string(),
+    })
+}
+
+/// A stored UUID text back as a version-4 id.
+pub fn parse_id(
+    column: &'static str,
+    text: &str,
+) -> Result<dstack_core::api::common::Uuid4, DbError> {
+    uuid::Uuid::parse_str(text)
+        .ok()
+        .and_then(|id| dstack_core::api::common::Uuid4::try_from(id).ok())
+        .ok_or_else(|| DbError::Corrupt {
+            column,
+            value: text.to_owned(),
+        })
+}
+
+/// Keyset pagination over `(created_at, id)` (api.md §1.8), in stored form.
+#[derive(Debug, Clone)]
+pub struct CreatedAtCursor {
+    /// Microseconds of the last item's `created_at`, if a page came before.
+    pub prev_created_at: Option<i64>,
+    /// The last item's id.
+    pub prev_id: Option<String>,
+    /// The page size.
+    pub limit: i64,
+    /// Oldest first.
+    pub ascending: bool,
+}
+
+impl CreatedAtCursor {
+    /// The page's filter and order for a table aliased `alias`, with the cursor bound as
+    /// `$first` and `$first + 1`, and the limit as `$first + 2`.
+    pub fn sql(&self, alias: &str, first: usize) -> String {
+        let (at, id, limit) = (first, first + 1, first + 2);
+        let (after, id_after, order) = if self.ascending {
+            (">", "<", "ASC")
+        } else {
+            ("<", ">", "DESC")
+        };
+        let id_order = if self.ascending { "DESC" } else { "ASC" };
+        format!(
+            " AND (${at} IS NULL OR {alias}.created_at {after} ${at} OR \
+             ({alias}.created_at = ${at} AND ${id} IS NOT NULL AND {alias}.id {id_after} ${id})) \
+             ORDER BY {alias}.created_at {order}, {alias}.id {id_order} LIMIT ${limit}"
+        )
+    }
+}
+
+/// A case-insensitive substring pattern for `LIKE ... ESCAPE '\'`.
+pub fn like_pattern(substring: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in substring.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}

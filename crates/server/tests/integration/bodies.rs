@@ -1,0 +1,149 @@
+//! Bad input never gets a 500: malformed, wrong-typed and random bodies to every endpoint.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::support::{ADMIN_TOKEN, TestServer};
+
+/// Every endpoint, and whether it reads a body at all.
+const ENDPOINTS: &[(&str, bool)] = &[
+    ("/api/server/get_info", false),
+    ("/api/backends/list_types", false),
+    ("/api/users/get_my_user", false),
+    ("/api/users/list", true),
+    ("/api/users/get_user", true),
+    ("/api/users/create", true),
+    ("/api/users/update", true),
+    ("/api/users/refresh_token", true),
+    ("/api/users/delete", true),
+    ("/api/projects/list", true),
+    ("/api/projects/create", true),
+    ("/api/projects/delete", true),
+    ("/api/projects/main/get", false),
+    ("/api/projects/main/set_members", true),
+    ("/api/projects/main/add_members", true),
+    ("/api/projects/main/remove_members", true),
+    ("/api/projects/main/update", true),
+];
+
+/// Bodies that are not JSON, or not the JSON any endpoint expects.
+fn malformed() -> Vec<String> {
+    let mut bodies: Vec<String> = [
+        "{",
+        "}",
+        "[]",
+        "123",
+        "\"text\"",
+        "true",
+        "{\"a\":",
+        "{} {}",
+        "\u{0}",
+        "nul",
+        r#"{"username": 5, "global_role": "root", "users": "x", "members": [{"username": 1}]}"#,
+        r#"{"project_name": [], "projects_names": [1], "usernames": {}, "limit": -1}"#,
+        r#"{"limit": 99999999999999999999, "prev_created_at": "yesterday", "prev_id": "x"}"#,
+        r#"{"is_public": "yes", "reset_templates_repo": 3, "return_total_count": "no"}"#,
+        r#"{"members": [{"username": "admin", "project_role": "owner"}]}"#,
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    bodies.push("[".repeat(10_000));
+    bodies.push(format!("{{\"username\": \"{}\"}}", "a".repeat(100_000)));
+    bodies.extend(random_bodies(40));
+    bodies
+}
+
+/// Deterministic noise: random bytes and random JSON-ish text (xorshift, fixed seed).
+fn random_bodies(count: usize) -> Vec<String> {
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet: Vec<char> = "{}[]\":,0123456789.-eEtruefalsnl abcxyz_\\/\u{e9}\u{1f600}"
+        .chars()
+        .collect();
+    (0..count)
+        .map(|_| {
+            let len = usize::try_from(next() % 200).unwrap_or(0);
+            (0..len)
+                .map(|_| alphabet[usize::try_from(next()).unwrap_or(0) % alphabet.len()])
+                .collect()
+        })
+        .collect()
+}
+
+async fn no_body_gets_a_server_error(server: &TestServer) {
+    for (path, reads_body) in ENDPOINTS {
+        for body in malformed() {
+            let reply = server
+                .send(path, Some(ADMIN_TOKEN), Some("0.22.5"), Some(body.clone()))
+                .await;
+            let shown: String = body.chars().take(80).collect();
+            assert!(
+                !reply.status.is_server_error(),
+                "{path} answered {} to {shown:?}: {}",
+                reply.status,
+                reply.body
+            );
+            let not_json = serde_json::from_str::<serde_json::Value>(&body).is_err();
+            // A blank body means defaults where a body is optional (api.md §1.2).
+            if *reads_body && not_json && !body.trim().is_empty() {
+                assert_eq!(
+                    reply.status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{path} {shown:?}"
+                );
+                assert!(
+                    reply.body["detail"][0]["loc"][0] == "body",
+                    "{}",
+                    reply.body
+                );
+            }
+        }
+    }
+}
+
+async fn a_wrong_type_names_the_field(server: &TestServer) {
+    let reply = server
+        .post(
+            "/api/users/create",
+            ADMIN_TOKEN,
+            json!({"username": "x", "global_role": 5}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        reply.body["detail"][0]["loc"],
+        json!(["body", "global_role"])
+    );
+    let nested = server
+        .post(
+            "/api/projects/main/add_members",
+            ADMIN_TOKEN,
+            json!({"members": [{"username": "admin", "project_role": "owner"}]}),
+        )
+        .await;
+    assert_eq!(nested.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        nested.body["detail"][0]["loc"],
+        json!(["body", "members", "0", "project_role"])
+    );
+    let missing = server.post_empty("/api/users/create", ADMIN_TOKEN).await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(missing.body["detail"][0]["type"], "missing");
+}
+
+async fn unknown_fields_are_ignored(server: &TestServer) {
+    let body = json!({"project_name": "extra", "is_public": false, "templates_repo": null, "future": {"x": 1}});
+    server.ok("/api/projects/create", ADMIN_TOKEN, body).await;
+}
+
+crate::engine_tests!(
+    no_body_gets_a_server_error,
+    a_wrong_type_names_the_field,
+    unknown_fields_are_ignored,
+);

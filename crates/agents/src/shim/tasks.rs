@@ -2,6 +2,7 @@
 //! statuses a task goes through.
 
 use dstack_core::api::common::null_as_default;
+pub use dstack_core::api::jobs::ImagePullProgress;
 use dstack_core::status::JobTerminationReason;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -197,16 +198,6 @@ pub struct TaskInfoResponse {
 pub struct PortMapping {
     pub host: u16,
     pub container: u16,
-}
-
-/// Bytes of the image pulled so far, summed over its layers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImagePullProgress {
-    pub downloaded_bytes: u64,
-    pub extracted_bytes: u64,
-    pub total_bytes: u64,
-    /// False while some layer's size is still unknown.
-    pub is_total_bytes_final: bool,
 }
 
 /// `GET /api/tasks`: every task the shim knows, terminated ones included.

@@ -397,8 +397,8 @@ pub struct Probe {
     pub success_streak: u32,
 }
 
-/// Progress of an image pull.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Progress of an image pull, summed over the image's layers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImagePullProgress {
     /// Bytes downloaded.
     pub downloaded_bytes: u64,

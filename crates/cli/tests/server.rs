@@ -1,49 +1,14 @@
 //! The real `dstack server` binary: first-start output, the client config it writes, and a
 //! clean stop on SIGTERM.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod support;
+
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "cli-test-admin-token";
-
-/// Stops the child even when an assertion fails first.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Reads stdout lines until one contains "is running at", with a deadline.
-fn lines_until_running(child: &mut Child) -> Vec<String> {
-    let stdout = child.stdout.take().expect("piped stdout");
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    loop {
-        let line = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|e| {
-                panic!("no 'is running at' line ({e}); got:\n{}", lines.join("\n"))
-            });
-        let done = line.contains("is running at");
-        lines.push(line);
-        if done {
-            return lines;
-        }
-    }
-}
+use support::{ADMIN_TOKEN, Server};
 
 fn healthcheck(address: &str) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");
@@ -60,20 +25,8 @@ fn healthcheck(address: &str) -> String {
 #[test]
 fn first_start_prints_the_token_and_url_and_configures_main() {
     let home = tempfile::tempdir().expect("temp home");
-    let child = Command::new(env!("CARGO_BIN_EXE_dstack"))
-        .args(["server", "--port", "0"])
-        .env("HOME", home.path())
-        .env("DSTACK_SERVER_ADMIN_TOKEN", TOKEN)
-        .env_remove("DSTACK_DATABASE_URL")
-        .env_remove("DSTACK_SERVER_DIR")
-        .env_remove("DSTACK_SERVER_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("dstack server starts");
-    let mut server = Server(child);
-    let lines = lines_until_running(&mut server.0);
-    let output = lines.join("\n");
+    let mut server = Server::start(home.path());
+    let output = server.startup_lines.join("\n");
     assert!(
         output.contains(r" \__,_|___/\__\__,_|"),
         "the logo comes first:\n{output}"
@@ -87,20 +40,15 @@ fn first_start_prints_the_token_and_url_and_configures_main() {
         "{output}"
     );
     assert!(
-        output.contains(&format!("The admin token is {TOKEN}")),
+        output.contains(&format!("The admin token is {ADMIN_TOKEN}")),
         "{output}"
     );
-    let last = lines.last().expect("a line");
-    let url = last
-        .split("is running at ")
-        .nth(1)
-        .expect("a URL")
-        .trim()
-        .to_owned();
+    let last = server.startup_lines.last().expect("a line");
     assert!(
         last.contains("The dstack server 0.22.5 is running at http://127.0.0.1:"),
         "{last}"
     );
+    let url = server.url.clone();
 
     let address = url.trim_start_matches("http://");
     let response = healthcheck(address);
@@ -111,12 +59,12 @@ fn first_start_prints_the_token_and_url_and_configures_main() {
         .expect("~/.dstack/config.yml");
     assert_eq!(
         config,
-        format!("projects:\n- default: true\n  name: main\n  token: {TOKEN}\n  url: {url}\n")
+        format!("projects:\n- default: true\n  name: main\n  token: {ADMIN_TOKEN}\n  url: {url}\n")
     );
     assert!(home.path().join(".dstack/server/config.yml").exists());
     assert!(home.path().join(".dstack/server/data/sqlite.db").exists());
 
-    let pid = server.0.id().to_string();
+    let pid = server.child.id().to_string();
     let sent = Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -124,7 +72,7 @@ fn first_start_prints_the_token_and_url_and_configures_main() {
     assert!(sent.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = server.0.try_wait().expect("wait") {
+        if let Some(status) = server.child.try_wait().expect("wait") {
             break status;
         }
         assert!(

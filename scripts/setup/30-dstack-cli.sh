@@ -12,6 +12,11 @@ dstack_cli_installed() {
 }
 
 if ! dstack_cli_installed; then
+    # Debian's python3 makes virtualenvs only with python3-venv installed.
+    if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    fi
     if ! python3 -m venv --clear "$dstack_cli_venv" >/dev/null; then
         echo "could not create a Python virtualenv at $dstack_cli_venv (is python3-venv installed?)" >&2
         return 1 2>/dev/null || exit 1

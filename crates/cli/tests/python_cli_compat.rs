@@ -8,6 +8,9 @@ use std::process::{Command, Output};
 
 use support::{ADMIN_TOKEN, Server};
 
+/// How `dstack project list` marks the default project.
+const DEFAULT_MARK: &str = "✓";
+
 /// Opens every SDK script: the server's URL and admin token as `url` and `token`.
 const SDK_PRELUDE: &str = r#"
 import sys
@@ -60,9 +63,9 @@ fn setup_path(name: &str) -> String {
     })
 }
 
-/// Runs the Python `dstack` with `home` as HOME and returns its output, failing on a non-zero exit.
-fn python_cli(cli: &str, home: &Path, args: &[&str]) -> String {
-    let output = Command::new(cli)
+/// Runs the Python `dstack` with `home` as HOME, whatever its exit status.
+fn python_cli_output(cli: &str, home: &Path, args: &[&str]) -> Output {
+    Command::new(cli)
         .args(args)
         .env("HOME", home)
         .env("COLUMNS", "200")
@@ -70,7 +73,12 @@ fn python_cli(cli: &str, home: &Path, args: &[&str]) -> String {
         .env_remove("DSTACK_SERVER_URL")
         .env_remove("DSTACK_TOKEN")
         .output()
-        .expect("the Python dstack runs");
+        .expect("the Python dstack runs")
+}
+
+/// Runs the Python `dstack` and returns its stdout, failing on a non-zero exit.
+fn python_cli(cli: &str, home: &Path, args: &[&str]) -> String {
+    let output = python_cli_output(cli, home, args);
     successful_stdout(&format!("dstack {}", args.join(" ")), output)
 }
 
@@ -116,16 +124,23 @@ fn the_python_cli_manages_projects_on_our_server() {
     let listed = python_cli(&cli, home.path(), &["project", "list"]);
     let main = row(&listed, "main").unwrap_or_else(|| panic!("no main row:\n{listed}"));
     assert!(main.contains(&server.url), "{main}");
+    assert!(
+        main.contains(DEFAULT_MARK),
+        "main is the default:\n{listed}"
+    );
 
-    let add = |name: &str| {
-        Command::new(&cli)
-            .args(["project", "add", "--name", name, "--url", &server.url])
-            .args(["--token", ADMIN_TOKEN, "-y"])
-            .env("HOME", home.path())
-            .output()
-            .expect("the Python dstack runs")
-    };
-    let refused = add("other");
+    let add_other = [
+        "project",
+        "add",
+        "--name",
+        "other",
+        "--url",
+        &server.url,
+        "--token",
+        ADMIN_TOKEN,
+        "-y",
+    ];
+    let refused = python_cli_output(&cli, home.path(), &add_other);
     assert!(
         !refused.status.success(),
         "adding a project the server lacks succeeded"
@@ -140,17 +155,28 @@ fn the_python_cli_manages_projects_on_our_server() {
         &server,
         "APIClient(base_url=url, token=token).projects.create('other')",
     );
-    successful_stdout("dstack project add --name other", add("other"));
-    let listed = python_cli(&cli, home.path(), &["project", "list"]);
-    let other = row(&listed, "other").unwrap_or_else(|| panic!("no other row:\n{listed}"));
-    assert!(other.contains(&server.url), "{other}");
-
+    python_cli(&cli, home.path(), &add_other);
     python_cli(&cli, home.path(), &["project", "set-default", "other"]);
     let config = std::fs::read_to_string(home.path().join(".dstack/config.yml"))
         .expect("~/.dstack/config.yml");
     assert!(
         config.contains("- default: true\n  name: other\n"),
         "other is not the default:\n{config}"
+    );
+
+    // `-v` asks the server for each project's user.
+    let listed = python_cli(&cli, home.path(), &["project", "list", "-v"]);
+    let other = row(&listed, "other").unwrap_or_else(|| panic!("no other row:\n{listed}"));
+    assert!(other.contains(&server.url), "{other}");
+    assert!(other.contains(" admin "), "{other}");
+    assert!(
+        other.contains(DEFAULT_MARK),
+        "other is the default:\n{listed}"
+    );
+    let main = row(&listed, "main").unwrap_or_else(|| panic!("no main row:\n{listed}"));
+    assert!(
+        !main.contains(DEFAULT_MARK),
+        "main is no longer the default:\n{listed}"
     );
 }
 

@@ -19,6 +19,7 @@ use crate::client_config::{ClientConfig, ClientConfigError};
 use crate::db::{Database, DbError};
 use crate::server_config::{Loaded, ServerConfig, ServerConfigError};
 use crate::services::bootstrap::{self, Admin, MAIN_PROJECT};
+use crate::services::encryption::Encryption;
 use crate::services::{ServiceError, projects};
 pub use crate::settings::Settings;
 
@@ -104,7 +105,10 @@ async fn start(
     }
     tracing::info!("The dstack server {SERVER_VERSION} is running at {url}");
 
-    let app = api::router(api::AppState { db: db.clone() });
+    let app = api::router(api::AppState {
+        db: db.clone(),
+        encryption: Encryption::new(config.encryption_keys()),
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;

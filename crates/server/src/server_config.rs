@@ -1,8 +1,12 @@
 //! The server's own `config.yml` in the server directory (config-cli.md §17): the projects to
-//! create at start. Written with the default content when missing; never written back.
+//! create at start and the keys that encrypt secrets. Written with the default content when
+//! missing; never written back.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,9 +43,9 @@ pub enum ServerConfigError {
 pub struct ServerConfig {
     /// Projects to create if missing.
     pub projects: Vec<ProjectSection>,
-    /// Encryption keys; accepted, not applied yet (nothing is encrypted at rest yet).
+    /// The keys that encrypt secrets at rest; none means they are stored as plaintext.
     #[serde(default)]
-    pub encryption: Option<Value>,
+    pub encryption: Option<EncryptionSection>,
     /// Default permissions; accepted, the defaults apply.
     #[serde(default)]
     pub default_permissions: Option<Value>,
@@ -59,6 +63,73 @@ pub struct ProjectSection {
     /// Backend configurations; this server has none to create yet.
     #[serde(default)]
     pub backends: Option<Vec<Value>>,
+}
+
+/// The `encryption` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptionSection {
+    /// The keys: the first encrypts, all are tried to decrypt.
+    #[serde(default)]
+    pub keys: Vec<EncryptionKeyConfig>,
+}
+
+/// One key of `encryption.keys`, by `type`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum EncryptionKeyConfig {
+    /// AES-256-GCM.
+    Aes {
+        /// The key's name, stored beside every value it encrypts.
+        name: KeyName,
+        /// The key itself.
+        secret: AesSecret,
+    },
+    /// Plaintext.
+    Identity,
+}
+
+/// An alphanumeric key name.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct KeyName(pub String);
+
+impl TryFrom<String> for KeyName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()) {
+            Ok(Self(name))
+        } else {
+            Err(format!("key name {name:?} must be alphanumeric"))
+        }
+    }
+}
+
+/// The 32 bytes of an AES-256 key, written base64 in the file; redacted in `Debug`.
+#[derive(Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct AesSecret(pub [u8; 32]);
+
+impl TryFrom<String> for AesSecret {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        let bytes = BASE64
+            .decode(text.trim())
+            .map_err(|error| format!("AES key is not valid base64: {error}"))?;
+        let length = bytes.len();
+        bytes
+            .try_into()
+            .map(Self)
+            .map_err(|_| format!("AES key must be 32 bytes. Got {length} bytes"))
+    }
+}
+
+impl fmt::Debug for AesSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AesSecret(<redacted>)")
+    }
 }
 
 /// What start-up found.
@@ -94,6 +165,13 @@ impl ServerConfig {
         })
     }
 
+    /// The configured encryption keys, in order.
+    pub fn encryption_keys(&self) -> &[EncryptionKeyConfig] {
+        self.encryption
+            .as_ref()
+            .map_or(&[], |section| section.keys.as_slice())
+    }
+
     /// The projects to ensure, `main` first whether listed or not.
     pub fn project_names(&self) -> Vec<&str> {
         let mut names = vec![MAIN_PROJECT];
@@ -122,6 +200,50 @@ mod tests {
             panic!("the second start reads the file");
         };
         assert_eq!(config.project_names(), ["main"]);
+    }
+
+    fn parse(text: &str) -> Result<ServerConfig, ServerConfigError> {
+        ServerConfig::parse(Path::new("config.yml"), text)
+    }
+
+    #[test]
+    fn encryption_keys_are_read_in_order() {
+        let config = parse(
+            "projects: []\nencryption:\n  keys:\n  - type: aes\n    name: key1\n    \
+             secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n  - type: identity\n",
+        )
+        .expect("valid keys");
+        let [
+            EncryptionKeyConfig::Aes { name, secret },
+            EncryptionKeyConfig::Identity,
+        ] = config.encryption_keys()
+        else {
+            panic!("an aes key then identity: {config:?}");
+        };
+        assert_eq!(name.0, "key1");
+        assert_eq!(secret.0[31], 31);
+        assert!(!format!("{config:?}").contains("AAEC"), "secret redacted");
+    }
+
+    #[test]
+    fn short_aes_keys_and_bad_key_names_are_refused() {
+        let short = parse(
+            "projects: []\nencryption:\n  keys:\n  - type: aes\n    name: key1\n    \
+             secret: AAECAw==\n",
+        )
+        .expect_err("4 bytes");
+        assert!(
+            short
+                .to_string()
+                .contains("AES key must be 32 bytes. Got 4 bytes"),
+            "{short}"
+        );
+        let bad_name = parse(
+            "projects: []\nencryption:\n  keys:\n  - type: aes\n    name: key-1\n    \
+             secret: AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
+        )
+        .expect_err("a dash");
+        assert!(bad_name.to_string().contains("alphanumeric"), "{bad_name}");
     }
 
     #[test]

@@ -136,6 +136,12 @@ impl ServerError {
                     StatusCode::BAD_REQUEST,
                     list(Some(ErrorCode::Error), msg.clone()),
                 ),
+                // A key is missing from config.yml: the message says which, and the request
+                // itself was valid, so not a bare 500.
+                ServiceError::Undecryptable { .. } => (
+                    StatusCode::BAD_REQUEST,
+                    list(Some(ErrorCode::Error), error.to_string()),
+                ),
                 // Rules refused: dstack sends this body without the `detail` wrapper.
                 ServiceError::Forbidden => (
                     StatusCode::FORBIDDEN,

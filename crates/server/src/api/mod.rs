@@ -10,6 +10,7 @@ pub mod backends;
 pub mod body;
 pub mod error;
 pub mod projects;
+pub mod secrets;
 pub mod server;
 pub mod users;
 pub mod version;
@@ -20,12 +21,15 @@ use axum::routing::{get, post};
 
 use self::error::ServerError;
 use crate::db::Database;
+use crate::services::encryption::Encryption;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The database.
     pub db: Database,
+    /// The keys that encrypt secrets.
+    pub encryption: Encryption,
 }
 
 /// All routes of the server.
@@ -57,6 +61,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/projects/{project_name}/update", post(projects::update))
         .route("/backends/list_types", post(backends::list_types))
+        .route("/project/{project_name}/secrets/list", post(secrets::list))
+        .route("/project/{project_name}/secrets/get", post(secrets::get))
+        .route(
+            "/project/{project_name}/secrets/create_or_update",
+            post(secrets::create_or_update),
+        )
+        .route(
+            "/project/{project_name}/secrets/delete",
+            post(secrets::delete),
+        )
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()

@@ -3,7 +3,7 @@
 //! - [`Database`]: the pool and which engine it talks to.
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
-//! - [`users`], [`projects`], [`members`]: named queries, one module per table.
+//! - [`users`], [`projects`], [`members`], [`secrets`]: named queries, one module per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
 //! runs on both engines. That holds because the schema keeps to types both engines and `Any`
@@ -14,6 +14,7 @@
 
 pub mod members;
 pub mod projects;
+pub mod secrets;
 pub mod users;
 
 use std::path::Path;

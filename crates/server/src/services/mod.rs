@@ -1,11 +1,14 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`projects`]: one module per resource.
+//! - [`users`], [`projects`], [`secrets`]: one module per resource.
+//! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
 pub mod bootstrap;
+pub mod encryption;
 pub mod projects;
+pub mod secrets;
 pub mod users;
 
 use sha2::{Digest, Sha256};
@@ -27,6 +30,15 @@ pub enum ServiceError {
     /// The caller's role does not allow this.
     #[error("access denied")]
     Forbidden,
+    /// A stored secret could not be decrypted with the configured keys.
+    #[error("cannot decrypt secret {name}: {source}")]
+    Undecryptable {
+        /// The secret.
+        name: String,
+        /// Why.
+        #[source]
+        source: encryption::EncryptionError,
+    },
     /// A new SSH keypair could not be made.
     #[error("ssh key generation failed")]
     SshKey(#[source] ssh_key::Error),

@@ -6,5 +6,6 @@ mod bodies;
 mod first_start;
 mod projects;
 mod replay;
+mod secrets;
 mod support;
 mod users;

@@ -1,0 +1,136 @@
+//! Project secrets: only those who may manage secrets (a project or global admin) see or
+//! change them; values are encrypted with the server's keys before they reach the database.
+
+use chrono::Utc;
+use dstack_core::api::secrets::Secret;
+use sqlx::AnyPool;
+
+use super::encryption::Encryption;
+use super::projects::ProjectAccess;
+use super::{ServiceError, is_valid_name};
+use crate::db::secrets::{self as secret_rows, SecretRow};
+use crate::db::to_micros;
+
+/// The longest secret name.
+const MAX_NAME_LEN: usize = 200;
+
+/// Whether the caller may manage the project's secrets. dstack's
+/// `allow_managers_manage_secrets` is off by default and not read from `config.yml` yet, so
+/// managers may not.
+fn check_can_manage(access: &ProjectAccess) -> Result<(), ServiceError> {
+    if access.is_admin() {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ServiceError> {
+    if is_valid_name(name, MAX_NAME_LEN) {
+        Ok(())
+    } else {
+        Err(ServiceError::Invalid(format!(
+            "Secret name should match regex '^[A-Za-z0-9-_]{{1,{MAX_NAME_LEN}}}$'"
+        )))
+    }
+}
+
+fn not_found() -> ServiceError {
+    ServiceError::NotFound("Secret not found".to_owned())
+}
+
+fn decrypted(encryption: &Encryption, row: SecretRow) -> Result<Secret, ServiceError> {
+    let value =
+        encryption
+            .decrypt(&row.stored_value)
+            .map_err(|source| ServiceError::Undecryptable {
+                name: row.name.clone(),
+                source,
+            })?;
+    Ok(Secret {
+        id: row.id,
+        name: row.name,
+        value: Some(value),
+    })
+}
+
+/// The project's secrets, names only.
+pub async fn list(pool: &AnyPool, access: &ProjectAccess) -> Result<Vec<Secret>, ServiceError> {
+    check_can_manage(access)?;
+    let rows = secret_rows::list(pool, access.project.id).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Secret {
+            id: row.id,
+            name: row.name,
+            value: None,
+        })
+        .collect())
+}
+
+/// One secret with its value.
+pub async fn get(
+    pool: &AnyPool,
+    encryption: &Encryption,
+    access: &ProjectAccess,
+    name: &str,
+) -> Result<Secret, ServiceError> {
+    check_can_manage(access)?;
+    let row = secret_rows::find(pool, access.project.id, name)
+        .await?
+        .ok_or_else(not_found)?;
+    decrypted(encryption, row)
+}
+
+/// Creates the secret or replaces its value.
+pub async fn create_or_update(
+    pool: &AnyPool,
+    encryption: &Encryption,
+    access: &ProjectAccess,
+    name: &str,
+    value: &str,
+) -> Result<Secret, ServiceError> {
+    check_can_manage(access)?;
+    check_name(name)?;
+    let stored = encryption
+        .encrypt(value)
+        .map_err(|error| ServiceError::Invalid(format!("cannot encrypt secret {name}: {error}")))?;
+    let id = secret_rows::upsert(
+        pool,
+        access.project.id,
+        name,
+        &stored,
+        to_micros(Utc::now()),
+    )
+    .await?;
+    Ok(Secret {
+        id,
+        name: name.to_owned(),
+        value: Some(value.to_owned()),
+    })
+}
+
+/// Deletes the named secrets, all or none: any missing name refuses the whole call.
+pub async fn delete(
+    pool: &AnyPool,
+    access: &ProjectAccess,
+    names: &[String],
+) -> Result<(), ServiceError> {
+    check_can_manage(access)?;
+    let mut tx = pool.begin().await?;
+    let mut missing = Vec::new();
+    for name in names {
+        if !secret_rows::delete(&mut *tx, access.project.id, name).await? {
+            missing.push(name.as_str());
+        }
+    }
+    if !missing.is_empty() {
+        // Dropping the transaction rolls the deletes back.
+        return Err(ServiceError::NotFound(format!(
+            "Secrets not found: {}",
+            missing.join(", ")
+        )));
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bollard::Docker;
 use bollard::auth::DockerCredentials;
-use bollard::models::ContainerCreateBody;
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, StopContainerOptions, WaitContainerOptions,
@@ -211,15 +211,18 @@ impl DockerDriver {
         }
     }
 
-    async fn exit_code(&self, name: &str) -> Result<i64, DockerError> {
-        let inspected = self
-            .docker
+    async fn inspect(&self, name: &str) -> Result<ContainerInspectResponse, DockerError> {
+        self.docker
             .inspect_container(name, None)
             .await
             .map_err(|source| DockerError::Inspect {
                 name: name.to_owned(),
                 source,
-            })?;
+            })
+    }
+
+    async fn exit_code(&self, name: &str) -> Result<i64, DockerError> {
+        let inspected = self.inspect(name).await?;
         Ok(inspected
             .state
             .and_then(|state| state.exit_code)
@@ -285,14 +288,7 @@ impl DockerDriver {
 
     /// The IPv4 TCP ports the container publishes on the host (bridge networking).
     pub async fn published_ports(&self, name: &str) -> Result<Vec<PortMapping>, DockerError> {
-        let inspected = self
-            .docker
-            .inspect_container(name, None)
-            .await
-            .map_err(|source| DockerError::Inspect {
-                name: name.to_owned(),
-                source,
-            })?;
+        let inspected = self.inspect(name).await?;
         let ports = inspected
             .network_settings
             .and_then(|settings| settings.ports)

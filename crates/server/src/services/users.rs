@@ -63,6 +63,13 @@ fn not_found() -> ServiceError {
     ServiceError::NotFound("User not found".to_owned())
 }
 
+/// The live user named `username`, or "not found".
+async fn find_user(pool: &AnyPool, username: &str) -> Result<UserRow, ServiceError> {
+    user_rows::find_by_name(pool, username)
+        .await?
+        .ok_or_else(not_found)
+}
+
 /// The caller's own account, with the token they presented.
 pub fn get_my_user(caller: &Caller) -> UserWithCreds {
     with_creds(&caller.user, caller.token.clone())
@@ -105,9 +112,7 @@ pub async fn get_user(
     caller: &Caller,
     username: &str,
 ) -> Result<UserWithCreds, ServiceError> {
-    let row = user_rows::find_by_name(pool, username)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = find_user(pool, username).await?;
     if row.id == caller.user.id {
         return Ok(with_creds(&row, caller.token.clone()));
     }
@@ -180,9 +185,7 @@ pub async fn create(pool: &AnyPool, request: &CreateUserRequest) -> Result<User,
 
 /// `users/update`: role, e-mail and active flag of an existing user.
 pub async fn update(pool: &AnyPool, request: &CreateUserRequest) -> Result<User, ServiceError> {
-    let mut row = user_rows::find_by_name(pool, &request.username)
-        .await?
-        .ok_or_else(not_found)?;
+    let mut row = find_user(pool, &request.username).await?;
     row.global_role = request.global_role;
     row.email.clone_from(&request.email);
     row.active = request.active;
@@ -198,9 +201,7 @@ pub async fn refresh_token(
     caller: &Caller,
     username: &str,
 ) -> Result<UserWithCreds, ServiceError> {
-    let row = user_rows::find_by_name(pool, username)
-        .await?
-        .ok_or_else(not_found)?;
+    let row = find_user(pool, username).await?;
     if row.id != caller.user.id && !caller.is_admin() {
         return Err(ServiceError::Forbidden);
     }

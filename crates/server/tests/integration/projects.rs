@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, TestServer, business_error};
+use crate::support::{ADMIN_TOKEN, TestServer, business_error, one_of_concurrent_creates_wins};
 
 fn project_names(projects: &Value) -> Vec<&str> {
     projects
@@ -284,18 +284,7 @@ async fn only_project_admins_delete_and_names_come_back(server: &TestServer) {
 
 async fn concurrent_creates_of_one_name_give_one_project(server: &TestServer) {
     let body = json!({"project_name": "race", "is_public": false, "templates_repo": null});
-    let create = || server.post("/api/projects/create", ADMIN_TOKEN, body.clone());
-    // All four requests are in flight at once; the unique index decides.
-    let (a, b, c, d) = tokio::join!(create(), create(), create(), create());
-    let replies = [a, b, c, d];
-    let created = replies
-        .iter()
-        .filter(|r| r.status == StatusCode::OK)
-        .count();
-    assert_eq!(created, 1, "{replies:?}");
-    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
-        business_error("resource_exists", reply);
-    }
+    one_of_concurrent_creates_wins(server, "/api/projects/create", body).await;
     let listed = server
         .ok(
             "/api/projects/list",

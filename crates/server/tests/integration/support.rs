@@ -288,6 +288,23 @@ pub fn business_error(code: &str, reply: &Reply) {
     assert_eq!(keys, ["code", "msg"], "{}", reply.body);
 }
 
+/// Posts `body` to `path` four times at once as the admin: the unique index must let exactly
+/// one create through and answer the others with `resource_exists`.
+pub async fn one_of_concurrent_creates_wins(server: &TestServer, path: &str, body: Value) {
+    let create = || server.post(path, ADMIN_TOKEN, body.clone());
+    // All four requests are in flight at once; the unique index decides.
+    let (a, b, c, d) = tokio::join!(create(), create(), create(), create());
+    let replies = [a, b, c, d];
+    let created = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::OK)
+        .count();
+    assert_eq!(created, 1, "{path}: {replies:?}");
+    for reply in replies.iter().filter(|r| r.status != StatusCode::OK) {
+        business_error("resource_exists", reply);
+    }
+}
+
 /// Runs each listed `async fn(&TestServer)` against a fresh server on SQLite and on
 /// PostgreSQL, as `<test>::sqlite` and `<test>::postgres`.
 #[macro_export]

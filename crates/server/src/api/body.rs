@@ -6,6 +6,7 @@ use axum::extract::{FromRequest, Request};
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use serde_path_to_error::Segment;
 
 use super::error::ServerError;
@@ -52,23 +53,126 @@ fn is_blank(bytes: &[u8]) -> bool {
     bytes.iter().all(u8::is_ascii_whitespace)
 }
 
+/// How many unknown keys one body may carry before it is refused; bounds the retries below.
+const MAX_IGNORED_KEYS: usize = 256;
+
 /// Parses `bytes` as `T`, keeping the path of the field that failed.
+///
+/// Parsing is lenient as dstack's is: the CLI sends large nested objects, and keys this server
+/// does not know (newer clients, fields we do not model) are dropped, while a known key with a
+/// bad value is still refused with its path. Our configuration types reject unknown keys (a
+/// YAML file with a typo must fail), so each unknown key reported is removed and the value
+/// parsed again.
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ServerError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let mut loc = vec!["body".to_owned()];
-        loc.extend(error.path().iter().filter_map(|segment| match segment {
-            Segment::Seq { index } => Some(index.to_string()),
-            Segment::Map { key } => Some(key.clone()),
-            Segment::Enum { variant } => Some(variant.clone()),
-            Segment::Unknown => None,
-        }));
-        invalid(loc, error.into_inner())
-    })?;
-    deserializer
-        .end()
-        .map_err(|error| invalid(vec!["body".to_owned()], error))?;
-    Ok(value)
+    let mut value: Value =
+        serde_json::from_slice(bytes).map_err(|error| invalid(vec!["body".to_owned()], error))?;
+    for _ in 0..=MAX_IGNORED_KEYS {
+        let error = match serde_path_to_error::deserialize::<_, T>(&value) {
+            Ok(parsed) => return Ok(parsed),
+            Err(error) => error,
+        };
+        let path: Vec<String> = error
+            .path()
+            .iter()
+            .filter_map(|segment| match segment {
+                Segment::Seq { index } => Some(index.to_string()),
+                Segment::Map { key } => Some(key.clone()),
+                Segment::Enum { variant } => Some(variant.clone()),
+                Segment::Unknown => None,
+            })
+            .collect();
+        let removed = unknown_field(&error.inner().to_string()).is_some_and(|(field, expected)| {
+            remove_unknown(&mut value, &path, &field, &expected)
+                || path.split_last().is_some_and(|(_, parent)| {
+                    remove_unknown(&mut value, parent, &field, &expected)
+                })
+        });
+        if !removed {
+            let mut loc = vec!["body".to_owned()];
+            loc.extend(path);
+            return Err(invalid(loc, error.into_inner()));
+        }
+    }
+    Err(ServerError::InvalidBody {
+        kind: "value_error",
+        loc: vec!["body".to_owned()],
+        msg: format!("the body has over {MAX_IGNORED_KEYS} unknown fields"),
+    })
+}
+
+/// The unknown key of serde's "unknown field `x`, expected one of `a`, `b`" error, and the
+/// keys it expected there.
+fn unknown_field(message: &str) -> Option<(String, Vec<String>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (name, expected) = rest.split_once('`')?;
+    let expected = expected
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    Some((name.to_owned(), expected))
+}
+
+/// Removes the unknown `field` under `path`, and whether it was found.
+///
+/// Inside internally tagged enums (a configuration's `type`) serde loses the path, so the
+/// error may point at an ancestor: then the key is taken from the object below it that holds
+/// it and shares the most keys with those serde expected.
+fn remove_unknown(value: &mut Value, path: &[String], field: &str, expected: &[String]) -> bool {
+    let pointer: String = path.iter().map(|key| format!("/{}", escape(key))).collect();
+    let Some(root) = value.pointer_mut(&pointer) else {
+        return false;
+    };
+    let mut best: Option<(usize, String)> = None;
+    find_holders(root, String::new(), field, expected, &mut best);
+    match best {
+        Some((_, holder)) => root
+            .pointer_mut(&holder)
+            .and_then(Value::as_object_mut)
+            .is_some_and(|object| object.remove(field).is_some()),
+        None => false,
+    }
+}
+
+/// Finds the object under `value` that holds `field` and best matches `expected`.
+fn find_holders(
+    value: &Value,
+    at: String,
+    field: &str,
+    expected: &[String],
+    best: &mut Option<(usize, String)>,
+) {
+    match value {
+        Value::Object(object) => {
+            if object.contains_key(field) {
+                let score = object.keys().filter(|key| expected.contains(key)).count();
+                if best.as_ref().is_none_or(|(top, _)| score > *top) {
+                    *best = Some((score, at.clone()));
+                }
+            }
+            for (key, child) in object {
+                find_holders(
+                    child,
+                    format!("{at}/{}", escape(key)),
+                    field,
+                    expected,
+                    best,
+                );
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                find_holders(child, format!("{at}/{index}"), field, expected, best);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Escapes a key for a JSON pointer (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
 }
 
 fn invalid(loc: Vec<String>, error: serde_json::Error) -> ServerError {
@@ -116,6 +220,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
 
 #[cfg(test)]
 mod tests {
+    use dstack_core::api::runs::RunSpec;
     use dstack_core::api::users::CreateUserRequest;
 
     use super::*;
@@ -132,6 +237,35 @@ mod tests {
         let (kind, loc) = failure::<CreateUserRequest>(r#"{"username": "a", "global_role": 5}"#);
         assert_eq!(kind, "value_error");
         assert_eq!(loc, ["body", "global_role"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_dropped_at_any_depth() {
+        let request: CreateUserRequest = decode(
+            br#"{"username": "a", "global_role": "user", "future": {"x": 1}, "email": null}"#,
+        )
+        .expect("unknown top-level key ignored");
+        assert_eq!(request.username, "a");
+
+        let spec: RunSpec = decode(
+            br#"{"configuration": {"type": "task", "commands": ["echo hi"], "new_knob": 3,
+                 "resources": {"cpu": 2, "tpu_fancy": true}}, "client_extra": [1]}"#,
+        )
+        .expect("unknown nested keys ignored");
+        assert_eq!(spec.configuration.type_name(), "task");
+    }
+
+    #[test]
+    fn a_bad_value_inside_a_configuration_is_refused_with_its_path() {
+        let (kind, loc) = failure::<RunSpec>(
+            r#"{"configuration": {"type": "task", "commands": ["x"], "nodes": "many"}}"#,
+        );
+        assert_eq!(kind, "value_error");
+        assert_eq!(loc.first().map(String::as_str), Some("body"));
+        assert!(
+            loc.iter().any(|segment| segment == "configuration"),
+            "{loc:?}"
+        );
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
 //! - [`users`], [`projects`], [`secrets`]: one module per resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
+//! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
 pub mod bootstrap;
 pub mod encryption;
+pub mod names;
 pub mod projects;
 pub mod secrets;
 pub mod users;

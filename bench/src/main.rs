@@ -1,0 +1,40 @@
+//! `dstack-bench`: measures our server (and, later, the CLI and scheduler) on this machine and
+//! prints Markdown tables for `docs/performance.md`. Build with `--release`; see that file
+//! for the method.
+
+mod latency;
+mod seed;
+mod server_process;
+mod server_suite;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks of dstack-rs; prints Markdown tables")]
+struct Cli {
+    #[command(subcommand)]
+    suite: Suite,
+}
+
+#[derive(Debug, Subcommand)]
+enum Suite {
+    /// Idle memory and API latency of `dstack server` with a given number of runs stored.
+    Server(server_suite::Options),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.suite {
+        Suite::Server(options) => runtime.block_on(server_suite::run(options)),
+    }
+}
+
+/// The `dstack` binary of this workspace's release build, the default for every suite.
+fn default_dstack_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/dstack")
+}

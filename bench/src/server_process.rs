@@ -1,0 +1,94 @@
+//! A `dstack server` child process with a HOME of its own, and its memory as Linux reports it.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// The admin token the benchmarked server starts with.
+pub const ADMIN_TOKEN: &str = "bench-admin-token";
+
+/// A running server, killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    /// Where it listens, e.g. `http://127.0.0.1:40123`.
+    pub url: String,
+    _home: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    /// Starts `dstack server --port 0` over SQLite in a fresh HOME and waits until it listens.
+    pub fn start(dstack: &Path) -> anyhow::Result<Self> {
+        let home = tempfile::tempdir()?;
+        let mut child = Command::new(dstack)
+            .args(["server", "--port", "0"])
+            .env("HOME", home.path())
+            .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "warn")
+            .env_remove("DSTACK_DATABASE_URL")
+            .env_remove("DSTACK_SERVER_DIR")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot start {}", dstack.display()))?;
+        let url = wait_for_url(&mut child)?;
+        Ok(Self {
+            child,
+            url,
+            _home: home,
+        })
+    }
+
+    /// The resident set size now, in KiB (`VmRSS`).
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        status_field(self.child.id(), "VmRSS")
+    }
+
+    /// The peak resident set size so far, in KiB (`VmHWM`).
+    pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
+        status_field(self.child.id(), "VmHWM")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the server's stdout until the "is running at <url>" line, with a deadline.
+fn wait_for_url(child: &mut Child) -> anyhow::Result<String> {
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        let line = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .context("the server did not say where it runs within 60 s")?;
+        if let Some((_, url)) = line.split_once("is running at ") {
+            return Ok(url.trim().to_owned());
+        }
+    }
+}
+
+/// A `kB` field of `/proc/<pid>/status`.
+fn status_field(pid: u32, field: &str) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    for line in status.lines() {
+        if let Some(rest) = line.strip_prefix(field).and_then(|r| r.strip_prefix(':')) {
+            let kib = rest.trim().trim_end_matches("kB").trim();
+            return Ok(kib.parse()?);
+        }
+    }
+    bail!("no {field} in /proc/{pid}/status")
+}

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod client_config;
 pub mod db;
+pub mod pipelines;
 pub mod server_config;
 pub mod services;
 pub mod settings;

@@ -148,6 +148,11 @@ impl Database {
         &self.pool
     }
 
+    /// Which engine the pool talks to.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;

@@ -1,0 +1,5 @@
+//! The server's SSH connection pool against real sshd processes in network namespaces.
+//! Needs root (namespaces); see `host.rs`.
+
+mod host;
+mod pool;

@@ -194,17 +194,21 @@ impl ShimDeployment {
     }
 
     /// Stops a shim this started before (waiting for it to exit so the port is free), then
-    /// starts the new one detached from the SSH session.
+    /// starts the new one detached from the SSH session, with its pid in `shim.pid`.
     fn background_start_script(&self) -> String {
         let dir = shell_quote(&self.working_dir);
         let binary = shell_quote(&self.binary_path);
         format!(
-            "cd {dir} && \
-             if [ -f shim.pid ] && old=$(cat shim.pid) && kill \"$old\" 2>/dev/null; then \
-               while kill -0 \"$old\" 2>/dev/null; do sleep 0.1; done; \
-             fi && \
-             set -a && . ./shim.env && set +a && \
-             nohup setsid {binary} >>shim.stdout 2>&1 </dev/null & echo $! > {dir}/shim.pid"
+            "set -e\n\
+             cd {dir}\n\
+             if [ -f shim.pid ] && old=$(cat shim.pid) && kill \"$old\" 2>/dev/null; then\n\
+             while kill -0 \"$old\" 2>/dev/null; do sleep 0.1; done\n\
+             fi\n\
+             set -a\n\
+             . ./shim.env\n\
+             set +a\n\
+             nohup setsid {binary} >>shim.stdout 2>&1 </dev/null &\n\
+             echo $! >shim.pid\n"
         )
     }
 }

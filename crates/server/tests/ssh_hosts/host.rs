@@ -194,14 +194,27 @@ impl TestHost {
         self.start_sshd();
     }
 
-    fn kill_processes(&self, which: impl Fn(&str) -> bool) {
+    /// The processes in the namespace whose name `which` accepts.
+    fn pids(&self, which: impl Fn(&str) -> bool) -> Vec<String> {
         let pids = output(Command::new("ip").args(["netns", "pids", &self.netns]));
-        for pid in pids.split_whitespace() {
-            let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-            if which(name.trim()) {
-                // Gone already is fine: a session may end on its own meanwhile.
-                Command::new("kill").args(["-KILL", pid]).status().ok();
-            }
+        pids.split_whitespace()
+            .filter(|pid| {
+                let name = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                which(name.trim())
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// How many processes named `name` run in the namespace.
+    pub fn count_processes(&self, name: &str) -> usize {
+        self.pids(|comm| comm == name).len()
+    }
+
+    fn kill_processes(&self, which: impl Fn(&str) -> bool) {
+        for pid in self.pids(which) {
+            // Gone already is fine: a session may end on its own meanwhile.
+            Command::new("kill").args(["-KILL", &pid]).status().ok();
         }
     }
 

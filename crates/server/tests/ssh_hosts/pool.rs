@@ -7,16 +7,16 @@ use dstack_server::connect::{ConnectError, PoolSettings, SshError, SshKey, SshPo
 
 use crate::host::{Background, ClientKey, TestHost, generate_key};
 
-const TIMEOUT: Duration = Duration::from_secs(20);
+pub const TIMEOUT: Duration = Duration::from_secs(20);
 
-fn pool() -> SshPool {
+pub fn pool() -> SshPool {
     SshPool::new(PoolSettings {
         connect_timeout: Duration::from_secs(5),
         ..PoolSettings::default()
     })
 }
 
-fn target(host: &TestHost, key: &ClientKey) -> SshTarget {
+pub fn target(host: &TestHost, key: &ClientKey) -> SshTarget {
     SshTarget::new(
         &host.address,
         22,
@@ -161,7 +161,11 @@ async fn reconnects_after_sshd_restarts() {
 async fn stopped_sshd_is_unreachable_quickly_and_backs_off() {
     let mut host = TestHost::start();
     host.stop_sshd();
-    let pool = pool();
+    // A back-off far longer than the test, so the second attempt surely falls within it.
+    let pool = SshPool::new(PoolSettings {
+        backoff_min: Duration::from_secs(600),
+        ..PoolSettings::default()
+    });
     let target = target(&host, &host.key);
     let started = Instant::now();
     let error = pool.connect(&target).await.expect_err("sshd is stopped");
@@ -246,9 +250,9 @@ async fn reaches_a_host_through_a_jump_host() {
     let jump = TestHost::start();
     let hidden = TestHost::start_behind(&jump);
     let pool = pool();
-    let target = target(&hidden, &hidden.key).via(target(&jump, &jump.key));
+    let through_jump = target(&hidden, &hidden.key).via(target(&jump, &jump.key));
     let output = pool
-        .run(&target, "ip -o -4 addr show", TIMEOUT)
+        .run(&through_jump, "ip -o -4 addr show", TIMEOUT)
         .await
         .unwrap_or_else(|error| panic!("{error}; jump sshd: {}", jump.sshd_log()));
     assert!(

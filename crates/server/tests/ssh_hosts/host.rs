@@ -16,6 +16,9 @@ use tempfile::TempDir;
 /// How long a test host may take to start listening.
 const START_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// How long processes get to exit on SIGTERM before SIGKILL.
+const TERMINATE_TIMEOUT: Duration = Duration::from_secs(10);
+
 static NEXT_HOST: AtomicU32 = AtomicU32::new(0);
 
 /// A private key and its public line, as `ssh-keygen` writes them.
@@ -48,6 +51,8 @@ pub struct TestHost {
     pub address: String,
     /// A key in `authorized_keys` for root.
     pub key: ClientKey,
+    /// The namespace's end of the veth pair.
+    interface: String,
     dir: TempDir,
     sshd: Option<Child>,
 }
@@ -80,6 +85,7 @@ impl TestHost {
             netns,
             address,
             key: generate_key("ed25519"),
+            interface: inner.clone(),
             dir,
             sshd: None,
         };
@@ -212,10 +218,20 @@ impl TestHost {
     }
 
     fn kill_processes(&self, which: impl Fn(&str) -> bool) {
-        for pid in self.pids(which) {
-            // Gone already is fine: a session may end on its own meanwhile.
-            Command::new("kill").args(["-KILL", &pid]).status().ok();
+        signal(&self.pids(which), "-KILL");
+    }
+
+    /// Ends everything in the namespace: SIGTERM first, so that shells run their exit traps.
+    /// A session's bash sources root's `~/.bashrc`, which on this machine may run
+    /// `pyenv rehash`; killed outright it leaves its lock file behind, and every later bash
+    /// of every user of the machine then waits a minute for it.
+    fn terminate_all_processes(&self) {
+        signal(&self.pids(|_| true), "-TERM");
+        let deadline = Instant::now() + TERMINATE_TIMEOUT;
+        while !self.pids(|_| true).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
+        self.kill_processes(|_| true);
     }
 
     /// Waits until something in the namespace listens on TCP `port`.
@@ -245,6 +261,12 @@ impl TestHost {
         }
     }
 
+    /// Takes the namespace's network link down: packets are dropped without a reset, as when
+    /// a host loses power or its network.
+    pub fn cut_network(&self) {
+        self.ip(&["link", "set", &self.interface, "down"]);
+    }
+
     /// Established TCP connections to sshd.
     pub fn ssh_connections(&self) -> usize {
         output(
@@ -268,7 +290,7 @@ impl TestHost {
 
 impl Drop for TestHost {
     fn drop(&mut self) {
-        self.kill_processes(|_| true);
+        self.terminate_all_processes();
         if let Some(mut child) = self.sshd.take() {
             child.wait().ok();
         }
@@ -300,6 +322,18 @@ impl Drop for Background {
     fn drop(&mut self) {
         self.0.kill().ok();
         self.0.wait().ok();
+    }
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to `pids`; one gone already is fine.
+fn signal(pids: &[String], signal: &str) {
+    if !pids.is_empty() {
+        Command::new("kill")
+            .arg(signal)
+            .args(pids)
+            .stderr(Stdio::null())
+            .status()
+            .ok();
     }
 }
 

@@ -3,7 +3,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use dstack_server::connect::{ConnectError, PoolSettings, SshError, SshKey, SshPool, SshTarget};
+use dstack_server::connect::{
+    ConnectError, KeyError, PoolSettings, SshError, SshKey, SshPool, SshTarget,
+};
 
 use crate::host::{Background, ClientKey, TestHost, generate_key};
 
@@ -155,6 +157,106 @@ async fn reconnects_after_sshd_restarts() {
         .expect("after restart");
     assert_eq!(output.stdout_text(), "again");
     assert_eq!(host.ssh_connections(), 1);
+
+    // Forwards reconnect too; sshd's own port serves as the forwarded service here.
+    let forward = pool.forward(&target, 22).expect("forward");
+    host.restart_sshd();
+    assert_eq!(read_banner(forward).await, "SSH-2.0-");
+}
+
+/// The first bytes a TCP server at `address` sends.
+async fn read_banner(address: std::net::SocketAddr) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut stream = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connect");
+    let mut banner = [0u8; 8];
+    tokio::time::timeout(TIMEOUT, stream.read_exact(&mut banner))
+        .await
+        .expect("banner in time")
+        .expect("banner");
+    String::from_utf8_lossy(&banner).into_owned()
+}
+
+#[tokio::test]
+async fn notices_a_silently_dead_connection() {
+    let host = TestHost::start();
+    let pool = SshPool::new(PoolSettings {
+        connect_timeout: Duration::from_secs(1),
+        keepalive_interval: Duration::from_millis(200),
+        keepalive_max: 2,
+        ..PoolSettings::default()
+    });
+    let target = target(&host, &host.key);
+    pool.connect(&target).await.expect("connect");
+    host.cut_network();
+    let started = Instant::now();
+    let error = pool
+        .run(&target, "true", Duration::from_secs(60))
+        .await
+        .expect_err("the host is cut off");
+    assert!(
+        matches!(
+            error,
+            SshError::Connect(ConnectError::TimedOut { .. } | ConnectError::Unreachable { .. })
+        ),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn times_out_on_a_server_that_never_speaks() {
+    // Accepts TCP connections and never answers, as a wedged host or a wrong port might.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let key = SshKey::parse(&generate_key("ed25519").private).unwrap();
+    let pool = SshPool::new(PoolSettings {
+        connect_timeout: Duration::from_millis(500),
+        ..PoolSettings::default()
+    });
+    let started = Instant::now();
+    let error = pool
+        .connect(&SshTarget::new("127.0.0.1", port, "root", key))
+        .await
+        .expect_err("no SSH server there");
+    assert!(
+        matches!(
+            error,
+            ConnectError::TimedOut {
+                stage: "exchanging keys",
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    drop(silent);
+}
+
+#[test]
+fn refuses_encrypted_and_unreadable_keys() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let path = dir.path().join("key");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "a passphrase", "-f"])
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let encrypted = std::fs::read_to_string(&path).unwrap();
+    assert!(matches!(
+        SshKey::parse(&encrypted),
+        Err(KeyError::Encrypted)
+    ));
+    assert!(matches!(
+        SshKey::parse("not a key"),
+        Err(KeyError::Unreadable(_))
+    ));
 }
 
 #[tokio::test]

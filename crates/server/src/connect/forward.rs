@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use russh::Channel;
 use russh::client::Msg;
@@ -11,6 +12,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use super::session::Session;
+
+/// The pause after a failed `accept`.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 
 /// A listening forward; dropping it stops accepting (connections in flight finish).
 pub(crate) struct Forward {
@@ -51,6 +55,9 @@ where
                 Ok(accepted) => accepted,
                 Err(error) => {
                     tracing::warn!(forward = %label, %error, "accepting a forwarded connection failed");
+                    // Out of file descriptors, typically: give connections time to close
+                    // rather than spin on the same error.
+                    tokio::time::sleep(ACCEPT_RETRY).await;
                     continue;
                 }
             };

@@ -1,6 +1,7 @@
 //! SSH connections from the server to the hosts it manages (ARCHITECTURE.md principle 4).
 //!
-//! - [`SshTarget`]: how to reach one host (user, address, key, optional jump host).
+//! - [`SshTarget`]: how to reach one host (user, address, key, optional jump host);
+//!   [`fleet_host_target`] makes one for a host of an SSH fleet.
 //! - [`SshPool`]: one multiplexed SSH connection per target, opened lazily, shared by every
 //!   caller, reconnected with a bounded back-off, closed when idle or when the host is removed.
 //!   Over it: [`SshPool::run`] runs a command, [`SshPool::upload`] writes a file, and
@@ -16,6 +17,7 @@
 pub mod deploy;
 mod error;
 mod exec;
+mod fleet_host;
 mod forward;
 mod host_keys;
 mod pool;
@@ -24,6 +26,7 @@ mod target;
 
 pub use error::{ConnectError, SshError};
 pub use exec::CommandOutput;
+pub use fleet_host::{FleetHostError, fleet_host_target};
 pub use host_keys::HostKeyStore;
 pub use pool::{PoolSettings, SshPool};
 pub use target::{KeyError, SshKey, SshTarget};

@@ -1,6 +1,6 @@
 //! Host checks and shim deployment for SSH fleets (spec lifecycle.md §6, agents.md §1.8):
-//! what the host is, then upload `dstack-shim` with its `shim.env`, start it, and wait for
-//! its healthcheck through the pool's forward. Policy (when to deploy, what to do on failure)
+//! what the host is, the project key in `authorized_keys`, then upload `dstack-shim` with its
+//! `shim.env`, start it, and wait for its healthcheck through the pool's forward. Policy (when to deploy, what to do on failure)
 //! belongs to the caller.
 //!
 //! dstack installs the shim as the systemd unit `dstack-shim.service`; we do the same where
@@ -45,6 +45,12 @@ pub enum DeployError {
         name: String,
         /// Why not.
         reason: &'static str,
+    },
+    /// A public key is not one `authorized_keys` line (`type base64 [comment]`).
+    #[error("not a public key line: {key:?}")]
+    PublicKey {
+        /// The offending text.
+        key: String,
     },
     /// The shim did not answer its healthcheck in time.
     #[error("the shim on {host} did not answer its healthcheck within {timeout:?}: {last_error}")]
@@ -112,6 +118,48 @@ pub async fn inspect_host(pool: &SshPool, target: &SshTarget) -> Result<HostFact
             ),
         }),
     }
+}
+
+/// The script [`authorize_keys`] runs: reads `authorized_keys` lines on stdin and appends
+/// those whose key is not in the file yet.
+const AUTHORIZE_SCRIPT: &str = r#"set -eu
+umask 077
+mkdir -p "$HOME/.ssh"
+file="$HOME/.ssh/authorized_keys"
+touch "$file"
+if [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ]; then echo >> "$file"; fi
+while read -r kind blob comment; do
+  grep -qF -- "$blob" "$file" || printf '%s %s %s
+' "$kind" "$blob" "$comment" >> "$file"
+done"#;
+
+/// Appends `public_keys` (`authorized_keys` lines, such as the project's key) to the login
+/// user's `~/.ssh/authorized_keys` unless already there, as dstack does on deploy so that the
+/// server can later log in with the project key.
+pub async fn authorize_keys(
+    pool: &SshPool,
+    target: &SshTarget,
+    public_keys: &[String],
+) -> Result<(), DeployError> {
+    let mut lines = String::new();
+    for key in public_keys {
+        let fields: Vec<&str> = key.split_whitespace().collect();
+        if fields.len() < 2 || key.trim().contains('\n') {
+            return Err(DeployError::PublicKey { key: key.clone() });
+        }
+        lines.push_str(&format!("{} # added by dstack\n", fields.join(" ")));
+    }
+    let output = pool
+        .run_with_input(target, AUTHORIZE_SCRIPT, lines.as_bytes(), COMMAND_TIMEOUT)
+        .await?;
+    if output.success() {
+        return Ok(());
+    }
+    Err(DeployError::Step {
+        step: "adding keys to authorized_keys",
+        host: target.login(),
+        detail: format!("{}: {}", output.describe_exit(), output.stderr_text()),
+    })
 }
 
 /// How the shim is kept running.

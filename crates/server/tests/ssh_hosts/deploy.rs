@@ -4,9 +4,10 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use dstack_server::connect::deploy::{self, Docker, ShimDeployment, Supervisor};
+use dstack_server::connect::ConnectError;
+use dstack_server::connect::deploy::{self, DeployError, Docker, ShimDeployment, Supervisor};
 
-use crate::host::TestHost;
+use crate::host::{TestHost, generate_key};
 use crate::pool::{pool, target};
 
 /// The `dstack-shim` binary of this workspace, built (or brought up to date) in the target
@@ -90,4 +91,40 @@ async fn inspects_the_host_and_deploys_the_shim() {
     .await
     .expect_err("invalid variable name");
     assert!(error.to_string().contains("BAD NAME"), "{error}");
+}
+
+#[tokio::test]
+async fn authorizes_the_project_key_once() {
+    let host = TestHost::start();
+    let pool = pool();
+    let with_user_key = target(&host, &host.key);
+    let project_key = generate_key("ed25519");
+    let with_project_key = target(&host, &project_key);
+    let error = pool
+        .connect(&with_project_key)
+        .await
+        .expect_err("not authorized yet");
+    assert!(matches!(error, ConnectError::AuthRefused { .. }), "{error}");
+
+    for _ in 0..2 {
+        deploy::authorize_keys(
+            &pool,
+            &with_user_key,
+            std::slice::from_ref(&project_key.public),
+        )
+        .await
+        .expect("authorize");
+    }
+    let authorized = std::fs::read_to_string(host.home().join(".ssh/authorized_keys")).unwrap();
+    assert_eq!(authorized.lines().count(), 1, "{authorized}");
+    assert!(authorized.ends_with("# added by dstack\n"), "{authorized}");
+    // The same user and host with another key is a new pool entry, with no back-off.
+    pool.connect(&with_project_key)
+        .await
+        .expect("the project key logs in");
+
+    let error = deploy::authorize_keys(&pool, &with_user_key, &["not-a-key".to_owned()])
+        .await
+        .expect_err("not a key line");
+    assert!(matches!(error, DeployError::PublicKey { .. }), "{error}");
 }

@@ -113,6 +113,9 @@ impl TestHost {
         ]);
         host.ip(&["link", "set", &inner, "up"]);
         host.ip(&["link", "set", "lo", "up"]);
+        // Sessions get their own home: `~` is private to the host and root's dotfiles on this
+        // machine stay out of the way.
+        std::fs::create_dir(host.path("home")).expect("home");
         host.new_host_key();
         std::fs::write(host.path("authorized_keys"), &host.key.public).expect("authorized_keys");
         std::fs::write(host.path("sshd_config"), host.sshd_config()).expect("sshd_config");
@@ -128,7 +131,8 @@ impl TestHost {
         let dir = self.dir.path().display();
         format!(
             "Port 22\nListenAddress 0.0.0.0\nHostKey {dir}/host_key\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nPidFile {dir}/sshd.pid\n\
+             AuthorizedKeysFile {dir}/authorized_keys {dir}/home/.ssh/authorized_keys\n\
+             SetEnv HOME={dir}/home\nPidFile {dir}/sshd.pid\n\
              PermitRootLogin prohibit-password\nPasswordAuthentication no\n\
              KbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\n\
              AllowTcpForwarding yes\nLogLevel VERBOSE\n"
@@ -221,10 +225,9 @@ impl TestHost {
         signal(&self.pids(which), "-KILL");
     }
 
-    /// Ends everything in the namespace: SIGTERM first, so that shells run their exit traps.
-    /// A session's bash sources root's `~/.bashrc`, which on this machine may run
-    /// `pyenv rehash`; killed outright it leaves its lock file behind, and every later bash
-    /// of every user of the machine then waits a minute for it.
+    /// Ends everything in the namespace: SIGTERM first, so that shells run their exit traps
+    /// and remove their lock files (a SIGKILLed `pyenv rehash` once left one behind that made
+    /// every bash on the machine wait a minute).
     fn terminate_all_processes(&self) {
         signal(&self.pids(|_| true), "-TERM");
         let deadline = Instant::now() + TERMINATE_TIMEOUT;
@@ -280,6 +283,11 @@ impl TestHost {
     /// sshd's log, for failure messages.
     pub fn sshd_log(&self) -> String {
         std::fs::read_to_string(self.path("sshd.log")).unwrap_or_default()
+    }
+
+    /// Root's home directory in SSH sessions (`HOME`).
+    pub fn home(&self) -> PathBuf {
+        self.path("home")
     }
 
     /// A directory private to this host (inside the shared file system).

@@ -359,3 +359,58 @@ async fn wait_healthy(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(env: Vec<(&str, &str)>) -> ShimDeployment {
+        ShimDeployment {
+            binary: Vec::new(),
+            binary_path: "/usr/local/bin/dstack-shim".to_owned(),
+            working_dir: "/root/.dstack".to_owned(),
+            http_port: 10998,
+            env: env
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+            supervisor: Supervisor::Systemd,
+        }
+    }
+
+    #[test]
+    fn env_file_sets_service_mode_home_and_port_then_the_fleet_env() {
+        let file = deployment(vec![("HTTP_PROXY", "http://proxy:3128")])
+            .env_file()
+            .unwrap();
+        assert_eq!(
+            file,
+            "DSTACK_SERVICE_MODE='1'\nDSTACK_SHIM_HOME='/root/.dstack'\n\
+             DSTACK_SHIM_HTTP_PORT='10998'\nHTTP_PROXY='http://proxy:3128'\n"
+        );
+        for (name, value) in [("1X", "v"), ("A-B", "v"), ("OK", "it's")] {
+            let error = deployment(vec![(name, value)]).env_file().unwrap_err();
+            assert!(
+                matches!(error, DeployError::Env { .. }),
+                "{name}={value}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn systemd_unit_reads_the_env_file_and_restarts_the_shim() {
+        let unit = deployment(Vec::new()).systemd_unit();
+        for line in [
+            "ExecStart=/usr/local/bin/dstack-shim",
+            "EnvironmentFile=/root/.dstack/shim.env",
+            "WorkingDirectory=/root/.dstack",
+            "Restart=always",
+            "WantedBy=multi-user.target",
+        ] {
+            assert!(
+                unit.lines().any(|l| l == line),
+                "{line} missing from:\n{unit}"
+            );
+        }
+    }
+}

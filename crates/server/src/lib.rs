@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod client_config;
+pub mod connect;
 pub mod db;
 pub mod pipelines;
 pub mod server_config;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
+use clap::builder::BoolishValueParser;
 
 /// Environment variables copied into every container by default, when the shim has them.
 const DEFAULT_PASS_ENV: &str = "http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY";
@@ -51,13 +52,15 @@ pub struct Settings {
     #[arg(long, env = "DSTACK_DOCKER_PASS_ENV", default_value = DEFAULT_PASS_ENV)]
     pub pass_env: String,
     /// Run every container privileged.
-    #[arg(long, env = "DSTACK_DOCKER_PRIVILEGED")]
+    #[arg(long, env = "DSTACK_DOCKER_PRIVILEGED", value_parser = BoolishValueParser::new())]
     pub privileged: bool,
     /// `PJRT_DEVICE` for containers on TPU hosts.
     #[arg(long, env = "PJRT_DEVICE")]
     pub pjrt_device: Option<String>,
     /// Service mode (SSH fleets): write `host_info.json` into the shim home at startup.
-    #[arg(long = "service", env = "DSTACK_SERVICE_MODE")]
+    /// dstack's server writes `DSTACK_SERVICE_MODE="1"` into `shim.env`, so the environment
+    /// takes `1`/`0`, `yes`/`no`, `on`/`off` as well as `true`/`false`, as Go's flags do.
+    #[arg(long = "service", env = "DSTACK_SERVICE_MODE", value_parser = BoolishValueParser::new())]
     pub service_mode: bool,
 }
 

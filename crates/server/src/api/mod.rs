@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backends;
 pub mod body;
 pub mod error;
+pub mod events;
 pub mod projects;
 pub mod secrets;
 pub mod server;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
             "/project/{project_name}/secrets/delete",
             post(secrets::delete),
         )
+        .route("/events/list", post(events::list))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()

@@ -97,6 +97,6 @@ pub async fn update(
     JsonBody(request): JsonBody<UpdateProjectRequest>,
 ) -> Result<Json<Project>, ServerError> {
     Ok(Json(
-        projects::update(state.db.pool(), &project.access, &request).await?,
+        projects::update(state.db.pool(), &project.caller, &project.access, &request).await?,
     ))
 }

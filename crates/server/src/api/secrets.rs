@@ -45,6 +45,7 @@ pub async fn create_or_update(
     let done = secrets::create_or_update(
         state.db.pool(),
         &state.encryption,
+        &project.caller,
         &project.access,
         &request.name,
         &request.value,
@@ -58,6 +59,12 @@ pub async fn delete(
     project: ProjectManager,
     JsonBody(request): JsonBody<DeleteSecretsRequest>,
 ) -> Result<Json<()>, ServerError> {
-    secrets::delete(state.db.pool(), &project.access, &request.secrets_names).await?;
+    secrets::delete(
+        state.db.pool(),
+        &project.caller,
+        &project.access,
+        &request.secrets_names,
+    )
+    .await?;
     Ok(Json(()))
 }

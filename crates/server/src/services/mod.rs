@@ -3,11 +3,13 @@
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
 //! - [`users`], [`projects`], [`secrets`]: one module per resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
+//! - [`events`]: the audit log every service records its changes in.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
 pub mod bootstrap;
 pub mod encryption;
+pub mod events;
 pub mod names;
 pub mod projects;
 pub mod secrets;

@@ -6,7 +6,9 @@ use dstack_core::api::secrets::Secret;
 use sqlx::AnyPool;
 
 use super::encryption::Encryption;
+use super::events::{self, EventTarget, TargetType};
 use super::projects::ProjectAccess;
+use super::users::Caller;
 use super::{ServiceError, is_valid_name};
 use crate::db::secrets::{self as secret_rows, SecretRow};
 use crate::db::to_micros;
@@ -82,10 +84,16 @@ pub async fn get(
     decrypted(encryption, row)
 }
 
+/// The event target of a secret.
+fn target(access: &ProjectAccess, id: uuid::Uuid, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Secret, access.project.id, id, name)
+}
+
 /// Creates the secret or replaces its value.
 pub async fn create_or_update(
     pool: &AnyPool,
     encryption: &Encryption,
+    caller: &Caller,
     access: &ProjectAccess,
     name: &str,
     value: &str,
@@ -95,14 +103,26 @@ pub async fn create_or_update(
     let stored = encryption
         .encrypt(value)
         .map_err(|error| ServiceError::Invalid(format!("cannot encrypt secret {name}: {error}")))?;
+    let existed = secret_rows::find(pool, access.project.id, name)
+        .await?
+        .is_some();
+    let mut tx = pool.begin().await?;
     let id = secret_rows::upsert(
-        pool,
+        &mut *tx,
         access.project.id,
         name,
         &stored,
         to_micros(Utc::now()),
     )
     .await?;
+    let message = if existed {
+        "Secret updated"
+    } else {
+        "Secret created"
+    };
+    let targets = [target(access, id, name)];
+    events::record(&mut tx, Some(caller.user.id), message, &targets).await?;
+    tx.commit().await?;
     Ok(Secret {
         id,
         name: name.to_owned(),
@@ -113,15 +133,25 @@ pub async fn create_or_update(
 /// Deletes the named secrets, all or none: any missing name refuses the whole call.
 pub async fn delete(
     pool: &AnyPool,
+    caller: &Caller,
     access: &ProjectAccess,
     names: &[String],
 ) -> Result<(), ServiceError> {
     check_can_manage(access)?;
+    let mut found = Vec::with_capacity(names.len());
+    for name in names {
+        found.push(secret_rows::find(pool, access.project.id, name).await?);
+    }
     let mut tx = pool.begin().await?;
     let mut missing = Vec::new();
-    for name in names {
-        if !secret_rows::delete(&mut *tx, access.project.id, name).await? {
-            missing.push(name.as_str());
+    for (name, row) in names.iter().zip(found) {
+        let deleted = secret_rows::delete(&mut *tx, access.project.id, name).await?;
+        match row {
+            Some(row) if deleted => {
+                let targets = [target(access, row.id, &row.name)];
+                events::record(&mut tx, Some(caller.user.id), "Secret deleted", &targets).await?;
+            }
+            _ => missing.push(name.as_str()),
         }
     }
     if !missing.is_empty() {

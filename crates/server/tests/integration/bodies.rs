@@ -24,6 +24,7 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/projects/main/add_members", true),
     ("/api/projects/main/remove_members", true),
     ("/api/projects/main/update", true),
+    ("/api/events/list", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bodies;
+mod events;
 mod first_start;
 mod projects;
 mod replay;

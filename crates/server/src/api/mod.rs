@@ -11,6 +11,7 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod projects;
+pub mod public_keys;
 pub mod secrets;
 pub mod server;
 pub mod users;
@@ -73,6 +74,10 @@ pub fn router(state: AppState) -> Router {
             post(secrets::delete),
         )
         .route("/events/list", post(events::list))
+        .route("/users/public_keys/list", post(public_keys::list))
+        .route("/users/public_keys/add", post(public_keys::add))
+        .route("/users/public_keys/delete", post(public_keys::delete))
+        .route("/users/refresh_ssh_key", post(users::refresh_ssh_key))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()

@@ -71,6 +71,17 @@ pub async fn refresh_token(
     ))
 }
 
+/// `refresh_ssh_key`: a new SSH keypair for oneself, or anyone for admins.
+pub async fn refresh_ssh_key(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<UsernameRequest>,
+) -> Result<Json<UserWithCreds>, ServerError> {
+    Ok(Json(
+        users::refresh_ssh_key(state.db.pool(), &caller, &request.username).await?,
+    ))
+}
+
 /// `delete`: removes users (global admins only); answers `null`.
 pub async fn delete(
     State(state): State<AppState>,

@@ -3,7 +3,8 @@
 //! - [`Database`]: the pool and which engine it talks to.
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
-//! - [`users`], [`projects`], [`members`], [`secrets`], [`events`]: named queries, one module
+//! - [`users`], [`projects`], [`members`], [`secrets`], [`events`],
+//!   [`public_keys`]: named queries, one module
 //!   per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
@@ -16,6 +17,7 @@
 pub mod events;
 pub mod members;
 pub mod projects;
+pub mod public_keys;
 pub mod secrets;
 pub mod users;
 

@@ -1,7 +1,7 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`projects`], [`secrets`]: one module per resource.
+//! - [`users`], [`public_keys`], [`projects`], [`secrets`]: one module per resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`events`]: the audit log every service records its changes in.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
@@ -12,6 +12,7 @@ pub mod encryption;
 pub mod events;
 pub mod names;
 pub mod projects;
+pub mod public_keys;
 pub mod secrets;
 pub mod users;
 

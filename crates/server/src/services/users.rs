@@ -266,6 +266,35 @@ pub async fn refresh_token(
     Ok(with_creds(&row, token))
 }
 
+/// `users/refresh_ssh_key`: a new keypair for oneself, or for anyone when admin. Others than
+/// the caller get an empty token back, as from `get_user`.
+pub async fn refresh_ssh_key(
+    pool: &AnyPool,
+    caller: &Caller,
+    username: &str,
+) -> Result<UserWithCreds, ServiceError> {
+    if !caller.is_admin() && !caller.user.name.eq_ignore_ascii_case(username) {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut row = find_user(pool, username).await?;
+    let (public, private) = new_ssh_keypair(&row.name)?;
+    row.ssh_public_key = Some(public);
+    row.ssh_private_key = Some(private);
+    let mut tx = pool.begin().await?;
+    if !user_rows::set_ssh_keys(&mut *tx, &row).await? {
+        return Err(not_found());
+    }
+    let target = [EventTarget::user(&row)];
+    events::record(&mut tx, Some(caller.user.id), "SSH key refreshed", &target).await?;
+    tx.commit().await?;
+    let token = if row.id == caller.user.id {
+        caller.token.clone()
+    } else {
+        String::new()
+    };
+    Ok(with_creds(&row, token))
+}
+
 /// `users/delete`: all the named users, or none when one does not exist.
 pub async fn delete(
     pool: &AnyPool,

@@ -25,6 +25,10 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/projects/main/remove_members", true),
     ("/api/projects/main/update", true),
     ("/api/events/list", true),
+    ("/api/users/public_keys/list", false),
+    ("/api/users/public_keys/add", true),
+    ("/api/users/public_keys/delete", true),
+    ("/api/users/refresh_ssh_key", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.

@@ -6,6 +6,7 @@ mod bodies;
 mod events;
 mod first_start;
 mod projects;
+mod public_keys;
 mod replay;
 mod secrets;
 mod support;

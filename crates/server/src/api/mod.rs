@@ -74,6 +74,34 @@ pub fn router(state: AppState) -> Router {
             post(secrets::delete),
         )
         .route("/events/list", post(events::list))
+        .route(
+            "/project/{project_name}/backends/create",
+            post(backends::create),
+        )
+        .route(
+            "/project/{project_name}/backends/update",
+            post(backends::update),
+        )
+        .route(
+            "/project/{project_name}/backends/create_yaml",
+            post(backends::create_yaml),
+        )
+        .route(
+            "/project/{project_name}/backends/update_yaml",
+            post(backends::update_yaml),
+        )
+        .route(
+            "/project/{project_name}/backends/delete",
+            post(backends::delete),
+        )
+        .route(
+            "/project/{project_name}/backends/{backend_name}/config_info",
+            post(backends::config_info),
+        )
+        .route(
+            "/project/{project_name}/backends/{backend_name}/get_yaml",
+            post(backends::get_yaml),
+        )
         .route("/users/public_keys/list", post(public_keys::list))
         .route("/users/public_keys/add", post(public_keys::add))
         .route("/users/public_keys/delete", post(public_keys::delete))

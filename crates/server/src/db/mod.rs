@@ -4,7 +4,7 @@
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
 //! - [`users`], [`projects`], [`members`], [`secrets`], [`events`],
-//!   [`public_keys`]: named queries, one module
+//!   [`public_keys`], [`backends`]: named queries, one module
 //!   per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
@@ -14,6 +14,7 @@
 //! integers (`Any` decodes SQLite booleans as integers). Placeholders are `$N`, which both
 //! drivers bind by number. Migrations differ only in column type names, one folder per engine.
 
+pub mod backends;
 pub mod events;
 pub mod members;
 pub mod projects;

@@ -1,12 +1,14 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`public_keys`], [`projects`], [`secrets`]: one module per resource.
+//! - [`users`], [`public_keys`], [`projects`], [`secrets`], [`backends`]: one module per
+//!   resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`events`]: the audit log every service records its changes in.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
+pub mod backends;
 pub mod bootstrap;
 pub mod encryption;
 pub mod events;

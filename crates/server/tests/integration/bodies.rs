@@ -29,6 +29,13 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/users/public_keys/add", true),
     ("/api/users/public_keys/delete", true),
     ("/api/users/refresh_ssh_key", true),
+    ("/api/project/main/backends/create", true),
+    ("/api/project/main/backends/update", true),
+    ("/api/project/main/backends/create_yaml", true),
+    ("/api/project/main/backends/update_yaml", true),
+    ("/api/project/main/backends/delete", true),
+    ("/api/project/main/backends/aws/config_info", false),
+    ("/api/project/main/backends/aws/get_yaml", false),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.

@@ -2,6 +2,7 @@
 //! way the dstack 0.22.5 CLI drives it. One binary, so the crate links once.
 
 mod auth;
+mod backends;
 mod bodies;
 mod events;
 mod first_start;

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Connection};
+use sqlx::Connection;
 
 use crate::support::{ADMIN_TOKEN, Engine, Storage, TestServer, business_error};
 
@@ -178,19 +178,7 @@ fn aes_key(name: &str, secret: &str) -> String {
 
 /// The stored value of the `main` project's secret, read straight from the database.
 async fn stored_value(storage: &Storage, name: &str) -> String {
-    let url = match &storage.postgres {
-        Some(db) => db.url.clone(),
-        None => format!(
-            "sqlite://{}",
-            storage
-                .settings()
-                .server_dir()
-                .join("data/sqlite.db")
-                .display()
-        ),
-    };
-    sqlx::any::install_default_drivers();
-    let mut connection = AnyConnection::connect(&url).await.expect("connect");
+    let mut connection = storage.connect().await;
     let value: String = sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
         .bind(name)
         .fetch_one(&mut connection)

@@ -124,6 +124,30 @@ impl Storage {
         settings
     }
 
+    /// The URL of the server's database, for tests that read or seed rows directly.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(db) => db.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.settings()
+                    .server_dir()
+                    .join("data/sqlite.db")
+                    .display()
+            ),
+        }
+    }
+
+    /// A connection to the server's database.
+    pub async fn connect(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = self.database_url();
+        sqlx::AnyConnection::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+    }
+
     /// `~/.dstack/config.yml` of this home.
     pub fn client_config(&self) -> PathBuf {
         self.home.path().join(".dstack").join("config.yml")

@@ -109,6 +109,7 @@ async fn start(
     let app = api::router(api::AppState {
         db: db.clone(),
         encryption,
+        permissions: config.permissions(),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

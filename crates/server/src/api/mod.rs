@@ -23,6 +23,7 @@ use axum::routing::{get, post};
 
 use self::error::ServerError;
 use crate::db::Database;
+use crate::server_config::DefaultPermissions;
 use crate::services::encryption::Encryption;
 
 /// What every handler shares.
@@ -32,6 +33,8 @@ pub struct AppState {
     pub db: Database,
     /// The keys that encrypt secrets.
     pub encryption: Encryption,
+    /// The server's `default_permissions`.
+    pub permissions: DefaultPermissions,
 }
 
 /// All routes of the server.

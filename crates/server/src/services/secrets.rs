@@ -1,7 +1,9 @@
-//! Project secrets: only those who may manage secrets (a project or global admin) see or
-//! change them; values are encrypted with the server's keys before they reach the database.
+//! Project secrets: only those who may manage secrets (a project or global admin, and
+//! project managers when `allow_managers_manage_secrets` is on) see or change them; values
+//! are encrypted with the server's keys before they reach the database.
 
 use chrono::Utc;
+use dstack_core::api::projects::ProjectRole;
 use dstack_core::api::secrets::Secret;
 use sqlx::AnyPool;
 
@@ -12,15 +14,20 @@ use super::users::Caller;
 use super::{ServiceError, is_valid_name};
 use crate::db::secrets::{self as secret_rows, SecretRow};
 use crate::db::to_micros;
+use crate::server_config::DefaultPermissions;
 
 /// The longest secret name.
 const MAX_NAME_LEN: usize = 200;
 
-/// Whether the caller may manage the project's secrets. dstack's
-/// `allow_managers_manage_secrets` is off by default and not read from `config.yml` yet, so
-/// managers may not.
-fn check_can_manage(access: &ProjectAccess) -> Result<(), ServiceError> {
-    if access.is_admin() {
+/// Whether the caller may manage the project's secrets: project and global admins always,
+/// managers when the server's `allow_managers_manage_secrets` is on.
+fn check_can_manage(
+    access: &ProjectAccess,
+    permissions: &DefaultPermissions,
+) -> Result<(), ServiceError> {
+    let manager_allowed =
+        permissions.allow_managers_manage_secrets && access.role == Some(ProjectRole::Manager);
+    if access.is_admin() || manager_allowed {
         Ok(())
     } else {
         Err(ServiceError::Forbidden)
@@ -57,8 +64,12 @@ fn decrypted(encryption: &Encryption, row: SecretRow) -> Result<Secret, ServiceE
 }
 
 /// The project's secrets, names only.
-pub async fn list(pool: &AnyPool, access: &ProjectAccess) -> Result<Vec<Secret>, ServiceError> {
-    check_can_manage(access)?;
+pub async fn list(
+    pool: &AnyPool,
+    access: &ProjectAccess,
+    permissions: &DefaultPermissions,
+) -> Result<Vec<Secret>, ServiceError> {
+    check_can_manage(access, permissions)?;
     let rows = secret_rows::list(pool, access.project.id).await?;
     Ok(rows
         .into_iter()
@@ -75,9 +86,10 @@ pub async fn get(
     pool: &AnyPool,
     encryption: &Encryption,
     access: &ProjectAccess,
+    permissions: &DefaultPermissions,
     name: &str,
 ) -> Result<Secret, ServiceError> {
-    check_can_manage(access)?;
+    check_can_manage(access, permissions)?;
     let row = secret_rows::find(pool, access.project.id, name)
         .await?
         .ok_or_else(not_found)?;
@@ -95,10 +107,11 @@ pub async fn create_or_update(
     encryption: &Encryption,
     caller: &Caller,
     access: &ProjectAccess,
+    permissions: &DefaultPermissions,
     name: &str,
     value: &str,
 ) -> Result<Secret, ServiceError> {
-    check_can_manage(access)?;
+    check_can_manage(access, permissions)?;
     check_name(name)?;
     let stored = encryption
         .encrypt(value)
@@ -135,9 +148,10 @@ pub async fn delete(
     pool: &AnyPool,
     caller: &Caller,
     access: &ProjectAccess,
+    permissions: &DefaultPermissions,
     names: &[String],
 ) -> Result<(), ServiceError> {
-    check_can_manage(access)?;
+    check_can_manage(access, permissions)?;
     let mut found = Vec::with_capacity(names.len());
     for name in names {
         found.push(secret_rows::find(pool, access.project.id, name).await?);

@@ -250,3 +250,39 @@ crate::per_engine!(
     values_are_encrypted_at_rest_and_need_their_key,
     without_keys_values_are_stored_under_identity,
 );
+
+/// With `allow_managers_manage_secrets: true`, managers manage secrets; users still may not.
+async fn managers_manage_secrets_when_the_server_allows_it(engine: Engine) {
+    let storage = Storage::new(engine).await;
+    let dir = storage.settings().server_dir();
+    std::fs::create_dir_all(&dir).expect("server dir");
+    let text =
+        "projects:\n- name: main\ndefault_permissions:\n  allow_managers_manage_secrets: true\n";
+    std::fs::write(dir.join("config.yml"), text).expect("write config.yml");
+    let server = start(storage).await;
+    let carol = server.create_user("carol").await;
+    let dave = server.create_user("dave").await;
+    let members = json!({"members": [
+        {"username": "carol", "project_role": "manager"},
+        {"username": "dave", "project_role": "user"},
+    ]});
+    server
+        .ok("/api/projects/main/add_members", ADMIN_TOKEN, members)
+        .await;
+    let created = server
+        .ok(SET, &carol, json!({"name": "S", "value": "by-carol"}))
+        .await;
+    assert_eq!(created["value"], "by-carol");
+    let got = server.ok(GET, &carol, json!({"name": "S"})).await;
+    assert_eq!(got["value"], "by-carol");
+    let listed = server.post_empty(LIST, &carol).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let refused = server.post(GET, &dave, json!({"name": "S"})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    server
+        .ok(DELETE, &carol, json!({"secrets_names": ["S"]}))
+        .await;
+    server.stop().await.expect("clean stop");
+}
+
+crate::per_engine!(managers_manage_secrets_when_the_server_allows_it);

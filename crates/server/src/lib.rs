@@ -110,6 +110,7 @@ async fn start(
         db: db.clone(),
         encryption,
         permissions: config.permissions(),
+        integrations: settings.integrations.clone(),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -10,10 +10,14 @@ pub mod backends;
 pub mod body;
 pub mod error;
 pub mod events;
+pub mod exports;
+pub mod metrics;
 pub mod projects;
 pub mod public_keys;
 pub mod secrets;
 pub mod server;
+pub mod sshproxy;
+pub mod templates;
 pub mod users;
 pub mod version;
 
@@ -25,6 +29,7 @@ use self::error::ServerError;
 use crate::db::Database;
 use crate::server_config::DefaultPermissions;
 use crate::services::encryption::Encryption;
+use crate::settings::Integrations;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -35,6 +40,8 @@ pub struct AppState {
     pub encryption: Encryption,
     /// The server's `default_permissions`.
     pub permissions: DefaultPermissions,
+    /// Switches and tokens of `/api/sshproxy` and `/metrics`.
+    pub integrations: Integrations,
 }
 
 /// All routes of the server.
@@ -78,6 +85,32 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/events/list", post(events::list))
         .route(
+            "/project/{project_name}/templates/list",
+            post(templates::list),
+        )
+        .route(
+            "/project/{project_name}/exports/create",
+            post(exports::create),
+        )
+        .route(
+            "/project/{project_name}/exports/update",
+            post(exports::update),
+        )
+        .route(
+            "/project/{project_name}/exports/delete",
+            post(exports::delete),
+        )
+        .route("/project/{project_name}/exports/list", post(exports::list))
+        .route(
+            "/project/{project_name}/imports/list",
+            post(exports::list_imports),
+        )
+        .route(
+            "/project/{project_name}/imports/delete",
+            post(exports::delete_import),
+        )
+        .route("/sshproxy/get_upstream", post(sshproxy::get_upstream))
+        .route(
             "/project/{project_name}/backends/create",
             post(backends::create),
         )
@@ -113,6 +146,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()
         .route("/healthcheck", get(server::healthcheck))
+        .route("/metrics", get(metrics::get))
         .nest("/api", api)
         .fallback(|| async { ServerError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })

@@ -5,6 +5,7 @@
 //!   resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`events`]: the audit log every service records its changes in.
+//! - [`metrics`]: the gauges of `GET /metrics`.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
@@ -12,6 +13,7 @@ pub mod backends;
 pub mod bootstrap;
 pub mod encryption;
 pub mod events;
+pub mod metrics;
 pub mod names;
 pub mod projects;
 pub mod public_keys;

@@ -36,6 +36,14 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/project/main/backends/delete", true),
     ("/api/project/main/backends/aws/config_info", false),
     ("/api/project/main/backends/aws/get_yaml", false),
+    ("/api/project/main/templates/list", false),
+    ("/api/project/main/exports/create", true),
+    ("/api/project/main/exports/update", true),
+    ("/api/project/main/exports/delete", true),
+    ("/api/project/main/exports/list", false),
+    ("/api/project/main/imports/list", false),
+    ("/api/project/main/imports/delete", true),
+    ("/api/sshproxy/get_upstream", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.

@@ -10,5 +10,6 @@ mod projects;
 mod public_keys;
 mod replay;
 mod secrets;
+mod small_endpoints;
 mod support;
 mod users;

@@ -253,6 +253,23 @@ impl TestServer {
         Reply { status, body }
     }
 
+    /// A `GET` of a non-API path, as `token`: the status, the content type and the text.
+    pub async fn get_text(&self, path: &str, token: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().await.expect("body"))
+    }
+
     /// A call with a JSON body, as `token`.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.send(path, Some(token), Some("0.22.5"), Some(body.to_string()))

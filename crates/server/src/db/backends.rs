@@ -88,6 +88,21 @@ pub async fn find<'e>(
     row.as_ref().map(from_row).transpose()
 }
 
+/// The project's backends, by type.
+pub async fn list<'e>(
+    db: impl Executor<'e, Database = Any>,
+    project_id: Uuid4,
+) -> Result<Vec<BackendRow>, DbError> {
+    let rows = sqlx::query(
+        "SELECT project_id, backend_type, config, creds FROM backends \
+         WHERE project_id = $1 ORDER BY backend_type",
+    )
+    .bind(project_id.to_string())
+    .fetch_all(db)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// Deletes the project's backend of this type; false when it has none.
 pub async fn delete<'e>(
     db: impl Executor<'e, Database = Any>,

@@ -9,7 +9,7 @@
 use std::str::FromStr;
 
 use chrono::Utc;
-use dstack_core::api::backends::{BackendConfig, BackendYaml};
+use dstack_core::api::backends::{BackendConfig, BackendInfo, BackendYaml};
 use dstack_core::backend::BackendType;
 use serde_json::Value;
 use sqlx::AnyPool;
@@ -228,6 +228,24 @@ pub async fn get_yaml(
         name: name.to_owned(),
         config_yaml,
     })
+}
+
+/// The project's backends as `projects/{p}/get` shows them: configurations without
+/// credentials.
+pub async fn list_infos(
+    pool: &AnyPool,
+    project: &ProjectRow,
+) -> Result<Vec<BackendInfo>, ServiceError> {
+    let rows = backend_rows::list(pool, project.id).await?;
+    rows.into_iter()
+        .map(|row| match serde_json::from_str(&row.config) {
+            Ok(Value::Object(config)) => Ok(BackendInfo {
+                name: row.backend_type,
+                config,
+            }),
+            _ => Err(corrupt("backends.config", &row.config)),
+        })
+        .collect()
 }
 
 /// `delete`: removes the named backends, all or none: any the project lacks refuses the call.

@@ -12,6 +12,7 @@ use dstack_core::api::projects::{
 };
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
+use super::backends;
 use super::events::{self, EventTarget};
 use super::users::{Caller, to_user};
 use super::{ServiceError, check_list_filters, is_valid_name};
@@ -90,10 +91,12 @@ fn to_project(row: &ProjectRow, members: &[MemberRow]) -> Project {
     }
 }
 
-/// A project with its members, as `get` and every member change answer.
+/// A project with its members and backends, as `get` and every member change answer.
 pub async fn get(pool: &AnyPool, project: &ProjectRow) -> Result<Project, ServiceError> {
     let members = members::list(pool, project.id).await?;
-    Ok(to_project(project, &members))
+    let mut project_view = to_project(project, &members);
+    project_view.backends = backends::list_infos(pool, project).await?;
+    Ok(project_view)
 }
 
 /// `projects/list`: every project for admins; otherwise the caller's projects, and public

@@ -145,6 +145,14 @@ async fn stored_backends_read_back_with_creds_and_delete(server: &TestServer) {
         json!({"type": "aws", "regions": ["us-east-1"],
                "creds": {"type": "access_key", "access_key": "a", "secret_key": "s"}})
     );
+    let shown = server
+        .ok("/api/projects/main/get", ADMIN_TOKEN, Value::Null)
+        .await;
+    assert_eq!(
+        shown["backends"],
+        json!([{"name": "aws", "config": {"type": "aws", "regions": ["us-east-1"]}}]),
+        "projects show their backends without credentials"
+    );
     let yaml = server
         .ok(&format!("{BASE}/aws/get_yaml"), ADMIN_TOKEN, Value::Null)
         .await;
@@ -174,6 +182,10 @@ async fn stored_backends_read_back_with_creds_and_delete(server: &TestServer) {
         .post_empty(&format!("{BASE}/aws/config_info"), ADMIN_TOKEN)
         .await;
     business_error("resource_not_exists", &gone);
+    let shown = server
+        .ok("/api/projects/main/get", ADMIN_TOKEN, Value::Null)
+        .await;
+    assert_eq!(shown["backends"], json!([]));
 }
 
 crate::engine_tests!(

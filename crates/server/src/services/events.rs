@@ -79,11 +79,16 @@ pub struct EventTarget {
 impl EventTarget {
     /// A user.
     pub fn user(user: &UserRow) -> Self {
+        Self::user_with_id(user.id, &user.name)
+    }
+
+    /// A user known by id and name only (one just deleted).
+    pub fn user_with_id(id: Uuid4, name: &str) -> Self {
         Self {
             target_type: TargetType::User,
             project_id: None,
-            id: user.id.into(),
-            name: user.name.clone(),
+            id: id.into(),
+            name: name.to_owned(),
             run_id: None,
             fleet_id: None,
         }

@@ -309,15 +309,8 @@ pub async fn delete(
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("User {name} not found")))?;
         members::remove_user(&mut *tx, id).await?;
-        let target = EventTarget {
-            target_type: events::TargetType::User,
-            project_id: None,
-            id: id.into(),
-            name: name.clone(),
-            run_id: None,
-            fleet_id: None,
-        };
-        events::record(&mut tx, Some(caller.user.id), "User deleted", &[target]).await?;
+        let target = [EventTarget::user_with_id(id, name)];
+        events::record(&mut tx, Some(caller.user.id), "User deleted", &target).await?;
     }
     tx.commit().await?;
     Ok(())

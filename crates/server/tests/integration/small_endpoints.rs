@@ -4,7 +4,9 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, Engine, Storage, TestServer, business_error};
+use dstack_server::settings::Secret;
+
+use crate::support::{ADMIN_TOKEN, Engine, PROXY_TOKEN, TestServer, business_error};
 
 /// dstack 0.22.5's answer to every exports call (api.md §2.19, observed).
 const EXPORTS_REFUSED: &str = "This dstack server does not support exports. Export support is \
@@ -119,23 +121,9 @@ crate::engine_tests!(
     metrics_are_off_by_default,
 );
 
-/// A server on fresh storage with `configure` applied to its settings.
-async fn start_with(
-    engine: Engine,
-    configure: impl FnOnce(&mut dstack_server::settings::Integrations),
-) -> TestServer {
-    let storage = Storage::new(engine).await;
-    let mut settings = storage.settings();
-    configure(&mut settings.integrations);
-    let mut server = TestServer::start_with(settings).await;
-    server.storage = Some(storage);
-    server
-}
-
 async fn sshproxy_answers_its_token_only(engine: Engine) {
-    let server = start_with(engine, |integrations| {
-        integrations.sshproxy_api_token =
-            Some(dstack_server::settings::Secret("proxy-token".to_owned()));
+    let server = TestServer::start_configured(engine, |settings| {
+        settings.integrations.sshproxy_api_token = Some(Secret(PROXY_TOKEN.to_owned()));
     })
     .await;
     let call = |token: Option<&'static str>| {
@@ -149,12 +137,12 @@ async fn sshproxy_answers_its_token_only(engine: Engine) {
     assert_eq!(call(None).await.status, StatusCode::UNAUTHORIZED);
     let wrong = call(Some(ADMIN_TOKEN)).await;
     assert_eq!(wrong.status, StatusCode::FORBIDDEN, "{}", wrong.body);
-    let unknown = call(Some("proxy-token")).await;
+    let unknown = call(Some(PROXY_TOKEN)).await;
     business_error("resource_not_exists", &unknown);
     let malformed = server
         .send(
             "/api/sshproxy/get_upstream",
-            Some("proxy-token"),
+            Some(PROXY_TOKEN),
             None,
             Some("{}".to_owned()),
         )
@@ -164,8 +152,8 @@ async fn sshproxy_answers_its_token_only(engine: Engine) {
 }
 
 async fn metrics_count_users_and_projects_behind_their_token(engine: Engine) {
-    let server = start_with(engine, |integrations| {
-        integrations.prometheus_metrics = true;
+    let server = TestServer::start_configured(engine, |settings| {
+        settings.integrations.prometheus_metrics = true;
     })
     .await;
     server.create_user("alice").await;
@@ -192,10 +180,9 @@ async fn metrics_count_users_and_projects_behind_their_token(engine: Engine) {
     assert!(text.contains("\ndstack_users 1\n"), "{text}");
     server.stop().await.expect("clean stop");
 
-    let guarded = start_with(engine, |integrations| {
-        integrations.prometheus_metrics = true;
-        integrations.prometheus_auth_token =
-            Some(dstack_server::settings::Secret("scrape".to_owned()));
+    let guarded = TestServer::start_configured(engine, |settings| {
+        settings.integrations.prometheus_metrics = true;
+        settings.integrations.prometheus_auth_token = Some(Secret("scrape".to_owned()));
     })
     .await;
     assert_eq!(

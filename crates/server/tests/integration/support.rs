@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 /// The admin token every test server starts with.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The `DSTACK_SSHPROXY_API_TOKEN` of servers that serve `/api/sshproxy`.
+pub const PROXY_TOKEN: &str = "test-sshproxy-token";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -179,6 +182,16 @@ impl TestServer {
     pub async fn start(engine: Engine) -> Self {
         let storage = Storage::new(engine).await;
         let mut server = Self::start_with(storage.settings()).await;
+        server.storage = Some(storage);
+        server
+    }
+
+    /// Starts a server on fresh storage with `configure` applied to its settings.
+    pub async fn start_configured(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let storage = Storage::new(engine).await;
+        let mut settings = storage.settings();
+        configure(&mut settings);
+        let mut server = Self::start_with(settings).await;
         server.storage = Some(storage);
         server
     }

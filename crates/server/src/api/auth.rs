@@ -101,7 +101,7 @@ async fn project_access(
     let project_name = params
         .get("project_name")
         .ok_or(ServerError::ProjectNotFound)?;
-    let access = projects::find_access(state.db.pool(), &caller, project_name)
+    let access = projects::find_access(state.db.pool(), &caller, project_name, &state.permissions)
         .await?
         .ok_or(ServerError::ProjectNotFound)?;
     Ok((caller, access))

@@ -53,7 +53,12 @@ pub async fn get(
     project: MemberOrPublic,
 ) -> Result<Json<Project>, ServerError> {
     Ok(Json(
-        projects::get(state.db.pool(), &project.access.project).await?,
+        projects::get(
+            state.db.pool(),
+            &project.access.project,
+            &project.access.permissions,
+        )
+        .await?,
     ))
 }
 

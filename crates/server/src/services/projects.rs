@@ -10,6 +10,7 @@ use dstack_core::api::projects::{
     CreateProjectRequest, ListProjectsRequest, Member, MemberPermissions, MemberSetting, Project,
     ProjectRole, ProjectsList, UpdateProjectRequest,
 };
+use dstack_core::api::users::GlobalRole;
 use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
 use super::backends;
@@ -20,6 +21,7 @@ use crate::db::members::{self, MemberRow};
 use crate::db::projects::{self as project_rows, ProjectFilter, ProjectRow};
 use crate::db::users::UserRow;
 use crate::db::{self, CreatedAtCursor, users};
+use crate::server_config::DefaultPermissions;
 
 /// A project as one caller sees it: the row and the caller's role in it.
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct ProjectAccess {
     pub role: Option<ProjectRole>,
     /// Whether the caller is a global admin, who passes every project check.
     pub global_admin: bool,
+    /// The server's `default_permissions`, which members' permissions follow.
+    pub permissions: DefaultPermissions,
 }
 
 impl ProjectAccess {
@@ -54,6 +58,7 @@ pub async fn find_access(
     pool: &AnyPool,
     caller: &Caller,
     project_name: &str,
+    permissions: &DefaultPermissions,
 ) -> Result<Option<ProjectAccess>, ServiceError> {
     let Some(project) = project_rows::find_by_name(pool, project_name).await? else {
         return Ok(None);
@@ -63,38 +68,51 @@ pub async fn find_access(
         project,
         role,
         global_admin: caller.is_admin(),
+        permissions: *permissions,
     }))
 }
 
-fn to_member(row: &MemberRow) -> Member {
+fn to_member(row: &MemberRow, permissions: &DefaultPermissions) -> Member {
+    let admin = row.role == ProjectRole::Admin || row.user.global_role == GlobalRole::Admin;
     Member {
         user: to_user(&row.user),
         project_role: row.role,
-        // Server defaults: every member may manage SSH fleets, only admins secrets.
         permissions: MemberPermissions {
-            can_manage_ssh_fleets: true,
-            can_manage_secrets: row.role == ProjectRole::Admin,
+            can_manage_ssh_fleets: admin || permissions.allow_non_admins_manage_ssh_fleets,
+            can_manage_secrets: admin
+                || (row.role == ProjectRole::Manager && permissions.allow_managers_manage_secrets),
         },
     }
 }
 
-fn to_project(row: &ProjectRow, members: &[MemberRow]) -> Project {
+fn to_project(
+    row: &ProjectRow,
+    members: &[MemberRow],
+    permissions: &DefaultPermissions,
+) -> Project {
     Project {
         project_id: row.id,
         project_name: row.name.clone(),
         owner: to_user(&row.owner),
         created_at: Some(row.created_at),
         backends: Vec::new(),
-        members: members.iter().map(to_member).collect(),
+        members: members
+            .iter()
+            .map(|member| to_member(member, permissions))
+            .collect(),
         is_public: row.is_public,
         templates_repo: row.templates_repo.clone(),
     }
 }
 
 /// A project with its members and backends, as `get` and every member change answer.
-pub async fn get(pool: &AnyPool, project: &ProjectRow) -> Result<Project, ServiceError> {
+pub async fn get(
+    pool: &AnyPool,
+    project: &ProjectRow,
+    permissions: &DefaultPermissions,
+) -> Result<Project, ServiceError> {
     let members = members::list(pool, project.id).await?;
-    let mut project_view = to_project(project, &members);
+    let mut project_view = to_project(project, &members, permissions);
     project_view.backends = backends::list_infos(pool, project).await?;
     Ok(project_view)
 }
@@ -120,7 +138,11 @@ pub async fn list(
         ascending: page.ascending,
     };
     let rows = project_rows::list_page(pool, &filter, &cursor).await?;
-    let projects = rows.iter().map(|row| to_project(row, &[])).collect();
+    let no_members = DefaultPermissions::default();
+    let projects = rows
+        .iter()
+        .map(|row| to_project(row, &[], &no_members))
+        .collect();
     if !request.return_total_count {
         return Ok(ProjectsList::Bare(projects));
     }
@@ -163,7 +185,8 @@ pub async fn create(
     let target = [EventTarget::project(&row)];
     events::record(&mut tx, Some(caller.user.id), "Project created", &target).await?;
     tx.commit().await?;
-    get(pool, &row).await
+    // The only member is the creator, a project admin, whom the permissions do not limit.
+    get(pool, &row, &DefaultPermissions::default()).await
 }
 
 /// `projects/delete`: global admins may delete any project, others only those they
@@ -270,7 +293,7 @@ pub async fn set_members(
     }
     record_member_roles(&mut tx, caller, access, &before, &resolved).await?;
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
 }
 
 /// `projects/{p}/add_members`: adds members or changes their roles.
@@ -288,7 +311,7 @@ pub async fn add_members(
     }
     record_member_roles(&mut tx, caller, access, &before, &resolved).await?;
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
 }
 
 /// `projects/{p}/remove_members`: managers remove anyone but admins (unless admin
@@ -323,7 +346,7 @@ pub async fn remove_members(
         record_member(&mut tx, caller, access, &user, "Member removed").await?;
     }
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
 }
 
 /// Records that a member joined, changed role or left, about the project and the user.
@@ -400,7 +423,7 @@ pub async fn update(
     let target = [EventTarget::project(&project)];
     events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
     tx.commit().await?;
-    get(pool, &project).await
+    get(pool, &project, &access.permissions).await
 }
 
 /// Creates a project owned by `owner` unless one with this name exists; for first start and

@@ -23,6 +23,29 @@ async fn set(server: &TestServer, name: &str, value: &str) -> Value {
         .await
 }
 
+/// Each member of `project` as `name:<can_manage_secrets>`, from `projects/{p}/get`.
+async fn can_manage_secrets(server: &TestServer, project: &str) -> Vec<String> {
+    let path = format!("/api/projects/{project}/get");
+    let shown = server.ok(&path, ADMIN_TOKEN, Value::Null).await;
+    let mut members: Vec<String> = shown["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|member| {
+            let name = member["user"]["username"]
+                .as_str()
+                .expect("name")
+                .to_owned();
+            let allowed = member["permissions"]["can_manage_secrets"]
+                .as_bool()
+                .expect("flag");
+            format!("{name}:{allowed}")
+        })
+        .collect();
+    members.sort();
+    members
+}
+
 async fn a_secret_is_created_updated_read_listed_and_deleted(server: &TestServer) {
     let created = set(server, "HF_TOKEN", "hf-1").await;
     assert_eq!(created["name"], "HF_TOKEN");
@@ -139,6 +162,11 @@ async fn only_project_admins_manage_secrets(server: &TestServer) {
     }
     let got = server.ok(get_path, &bob, json!({"name": "S"})).await;
     assert_eq!(got["value"], "v", "refused writes changed nothing");
+    assert_eq!(
+        can_manage_secrets(server, "alpha").await,
+        ["bob:true", "carol:false", "dave:false"],
+        "members' permissions say the same"
+    );
     let admin = server.ok(get_path, ADMIN_TOKEN, json!({"name": "S"})).await;
     assert_eq!(
         admin["value"], "v",
@@ -269,6 +297,10 @@ async fn managers_manage_secrets_when_the_server_allows_it(engine: Engine) {
     server
         .ok("/api/projects/main/add_members", ADMIN_TOKEN, members)
         .await;
+    assert_eq!(
+        can_manage_secrets(&server, "main").await,
+        ["admin:true", "carol:true", "dave:false"]
+    );
     let created = server
         .ok(SET, &carol, json!({"name": "S", "value": "by-carol"}))
         .await;

@@ -187,3 +187,55 @@ fn the_python_sdk_reads_and_writes_users_and_projects() {
     let stdout = python_sdk(home.path(), &server, SDK_SCRIPT);
     assert!(stdout.contains("sdk checks passed"), "{stdout}");
 }
+
+/// The event lines of `dstack event` output, without their timestamps.
+fn event_lines(output: &str) -> Vec<&str> {
+    output
+        .lines()
+        .filter_map(|line| line.split_once("] ").map(|(_, rest)| rest))
+        .collect()
+}
+
+#[test]
+fn the_python_cli_shows_events_of_our_server() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+
+    python_cli(&cli, home.path(), &["secret", "set", "HF_TOKEN", "a"]);
+    python_cli(&cli, home.path(), &["secret", "set", "HF_TOKEN", "b"]);
+    python_cli(&cli, home.path(), &["secret", "delete", "HF_TOKEN", "-y"]);
+    let all = python_cli(&cli, home.path(), &["event"]);
+    assert_eq!(
+        event_lines(&all),
+        [
+            "[👤admin] [project main] Project created",
+            "[👤admin] [secret HF_TOKEN] Secret created",
+            "[👤admin] [secret HF_TOKEN] Secret updated",
+            "[👤admin] [secret HF_TOKEN] Secret deleted",
+        ],
+        "{all}"
+    );
+    let secrets = python_cli(
+        &cli,
+        home.path(),
+        &[
+            "event",
+            "list",
+            "--include-target-type",
+            "secret",
+            "--since",
+            "1h",
+        ],
+    );
+    assert_eq!(event_lines(&secrets).len(), 3, "{secrets}");
+    let users = python_cli(
+        &cli,
+        home.path(),
+        &["event", "--include-target-type", "user"],
+    );
+    assert!(
+        event_lines(&users).is_empty(),
+        "user events are not inside a project:\n{users}"
+    );
+}

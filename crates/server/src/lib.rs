@@ -22,7 +22,7 @@ use crate::db::{Database, DbError};
 use crate::server_config::{Loaded, ServerConfig, ServerConfigError};
 use crate::services::bootstrap::{self, Admin, MAIN_PROJECT};
 use crate::services::encryption::Encryption;
-use crate::services::{ServiceError, projects};
+use crate::services::{ServiceError, backends, projects};
 pub use crate::settings::Settings;
 
 /// Why the server could not start or stopped with an error.
@@ -89,7 +89,8 @@ async fn start(
         .collect();
     let admin =
         bootstrap::ensure_admin_and_main(db.pool(), admin_token, &configured_tokens).await?;
-    apply_server_config(db, &admin, &config).await?;
+    let encryption = Encryption::new(config.encryption_keys());
+    apply_server_config(db, &encryption, &admin, &config).await?;
 
     let url = match &settings.server_url {
         Some(url) => url.clone(),
@@ -109,7 +110,9 @@ async fn start(
 
     let app = api::router(api::AppState {
         db: db.clone(),
-        encryption: Encryption::new(config.encryption_keys()),
+        encryption,
+        permissions: config.permissions(),
+        integrations: settings.integrations.clone(),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -117,24 +120,42 @@ async fn start(
     Ok(())
 }
 
-/// Creates the projects the file lists; backends are not supported yet and only logged.
+/// Creates the projects the file lists and applies their backends. A backend the server
+/// refuses (a type it does not implement) is logged and skipped, so the server still starts.
 async fn apply_server_config(
     db: &Database,
+    encryption: &Encryption,
     admin: &Admin,
     config: &ServerConfig,
 ) -> Result<(), ServeError> {
     for name in config.project_names() {
         projects::ensure(db.pool(), &admin.caller, name).await?;
     }
-    for project in &config.projects {
-        let backends = project.backends.as_deref().unwrap_or_default();
-        if !backends.is_empty() {
-            tracing::warn!(
-                "project {}: {} backend(s) in config.yml skipped; this server has no cloud \
-                 backends yet",
-                project.name,
-                backends.len()
-            );
+    for section in &config.projects {
+        let backends = section.backends.as_deref().unwrap_or_default();
+        if backends.is_empty() {
+            continue;
+        }
+        let Some(project) = db::projects::find_by_name(db.pool(), &section.name).await? else {
+            continue;
+        };
+        for backend in backends {
+            let applied = match backend {
+                serde_json::Value::Object(config) => {
+                    backends::apply(db.pool(), encryption, &project, config.clone()).await
+                }
+                _ => Err(ServiceError::Invalid(
+                    "a backend must be a mapping with a `type`".to_owned(),
+                )),
+            };
+            match applied {
+                Ok(()) => {}
+                Err(ServiceError::Invalid(reason)) => tracing::warn!(
+                    "config.yml: project {}: backend skipped: {reason}",
+                    section.name
+                ),
+                Err(other) => return Err(other.into()),
+            }
         }
     }
     Ok(())

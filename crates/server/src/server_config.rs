@@ -46,12 +46,35 @@ pub struct ServerConfig {
     /// The keys that encrypt secrets at rest; none means they are stored as plaintext.
     #[serde(default)]
     pub encryption: Option<EncryptionSection>,
-    /// Default permissions; accepted, the defaults apply.
+    /// What users other than admins may do.
     #[serde(default)]
-    pub default_permissions: Option<Value>,
+    pub default_permissions: Option<DefaultPermissions>,
     /// Plugins; accepted, none are loaded.
     #[serde(default)]
     pub plugins: Option<Vec<String>>,
+}
+
+/// The `default_permissions` section; each flag has dstack's default when left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultPermissions {
+    /// Whether users other than global admins may create projects (default on).
+    pub allow_non_admins_create_projects: bool,
+    /// Whether project members other than admins may add and delete SSH fleets (default on).
+    pub allow_non_admins_manage_ssh_fleets: bool,
+    /// Whether project managers may manage the project's secrets (default off: only project
+    /// and global admins may).
+    pub allow_managers_manage_secrets: bool,
+}
+
+impl Default for DefaultPermissions {
+    fn default() -> Self {
+        Self {
+            allow_non_admins_create_projects: true,
+            allow_non_admins_manage_ssh_fleets: true,
+            allow_managers_manage_secrets: false,
+        }
+    }
 }
 
 /// One project of the file.
@@ -172,6 +195,11 @@ impl ServerConfig {
             .map_or(&[], |section| section.keys.as_slice())
     }
 
+    /// The permissions of the file, or the defaults.
+    pub fn permissions(&self) -> DefaultPermissions {
+        self.default_permissions.unwrap_or_default()
+    }
+
     /// The projects to ensure, `main` first whether listed or not.
     pub fn project_names(&self) -> Vec<&str> {
         let mut names = vec![MAIN_PROJECT];
@@ -244,6 +272,21 @@ mod tests {
         )
         .expect_err("a dash");
         assert!(bad_name.to_string().contains("alphanumeric"), "{bad_name}");
+    }
+
+    #[test]
+    fn default_permissions_keep_dstack_defaults_for_missing_flags() {
+        let none = parse("projects: []\n").expect("no section");
+        assert_eq!(none.permissions(), DefaultPermissions::default());
+        assert!(!none.permissions().allow_managers_manage_secrets);
+        let some =
+            parse("projects: []\ndefault_permissions:\n  allow_managers_manage_secrets: true\n")
+                .expect("one flag");
+        assert!(some.permissions().allow_managers_manage_secrets);
+        assert!(some.permissions().allow_non_admins_create_projects);
+        let typo = parse("projects: []\ndefault_permissions:\n  allow_managers: true\n")
+            .expect_err("unknown flag");
+        assert!(typo.to_string().contains("allow_managers"), "{typo}");
     }
 
     #[test]

@@ -70,6 +70,34 @@ pub struct Settings {
     /// The home directory that holds `.dstack/`: `$HOME`, or the working directory without it.
     #[arg(skip = home_from_env())]
     pub home: PathBuf,
+    /// The endpoints other programs call, from the environment only.
+    #[arg(skip = Integrations::from_env())]
+    pub integrations: Integrations,
+}
+
+/// Switches and tokens of the endpoints that programs other than the CLI call; dstack reads
+/// them from the environment only.
+#[derive(Debug, Clone, Default)]
+pub struct Integrations {
+    /// `DSTACK_SSHPROXY_API_TOKEN`: the token `dstack-sshproxy` presents; without it
+    /// `/api/sshproxy/*` refuses every call.
+    pub sshproxy_api_token: Option<Secret>,
+    /// `DSTACK_ENABLE_PROMETHEUS_METRICS` is set (to anything): `GET /metrics` answers.
+    pub prometheus_metrics: bool,
+    /// `DSTACK_PROMETHEUS_AUTH_TOKEN`: the bearer token `GET /metrics` then requires.
+    pub prometheus_auth_token: Option<Secret>,
+}
+
+impl Integrations {
+    /// Reads the variables.
+    pub fn from_env() -> Self {
+        let secret = |name: &str| std::env::var(name).ok().map(Secret);
+        Self {
+            sshproxy_api_token: secret("DSTACK_SSHPROXY_API_TOKEN"),
+            prometheus_metrics: std::env::var_os("DSTACK_ENABLE_PROMETHEUS_METRICS").is_some(),
+            prometheus_auth_token: secret("DSTACK_PROMETHEUS_AUTH_TOKEN"),
+        }
+    }
 }
 
 fn home_from_env() -> PathBuf {
@@ -91,6 +119,7 @@ impl Settings {
             database_url: None,
             server_url: None,
             home,
+            integrations: Integrations::default(),
         }
     }
 

@@ -8,9 +8,11 @@
 //!
 //! A missing project is 404 before any role check, as dstack answers.
 
+use std::collections::HashMap;
+
 use axum::extract::{FromRequestParts, Path};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
 
 use super::AppState;
 use super::error::ServerError;
@@ -28,8 +30,8 @@ pub struct Authenticated(pub Caller);
 pub struct GlobalAdmin(pub Caller);
 
 /// The token of an `Authorization: Bearer` header; the scheme is matched in any case.
-fn bearer_token(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
@@ -42,7 +44,7 @@ impl FromRequestParts<AppState> for Authenticated {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts).ok_or(ServerError::NotAuthenticated)?;
+        let token = bearer_token(&parts.headers).ok_or(ServerError::NotAuthenticated)?;
         let user = user_rows::find_by_token_hash(state.db.pool(), &hash_token(token))
             .await
             .map_err(ServiceError::from)?
@@ -70,16 +72,36 @@ impl FromRequestParts<AppState> for GlobalAdmin {
     }
 }
 
+/// Checks the bearer token of a service (`dstack-sshproxy`, a Prometheus scraper) against
+/// the one configured: `missing` when there is no token, 403 "Invalid token" for another.
+/// The hashes are compared, so the time taken says nothing about the expected token.
+pub fn check_service_token(
+    headers: &HeaderMap,
+    expected: &str,
+    missing: ServerError,
+) -> Result<(), ServerError> {
+    let token = bearer_token(headers).ok_or(missing)?;
+    if hash_token(token) == hash_token(expected) {
+        Ok(())
+    } else {
+        Err(ServerError::InvalidToken)
+    }
+}
+
 /// The caller and their access to the project named in the path.
 async fn project_access(
     parts: &mut Parts,
     state: &AppState,
 ) -> Result<(Caller, ProjectAccess), ServerError> {
     let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
-    let Path(project_name) = Path::<String>::from_request_parts(parts, state)
+    // By name: some paths hold more parameters after the project (a backend name).
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
         .map_err(|_| ServerError::ProjectNotFound)?;
-    let access = projects::find_access(state.db.pool(), &caller, &project_name)
+    let project_name = params
+        .get("project_name")
+        .ok_or(ServerError::ProjectNotFound)?;
+    let access = projects::find_access(state.db.pool(), &caller, project_name, &state.permissions)
         .await?
         .ok_or(ServerError::ProjectNotFound)?;
     Ok((caller, access))

@@ -45,6 +45,10 @@ pub enum ServerError {
         /// What is wrong.
         msg: String,
     },
+    /// The endpoint is switched off on this server (`/metrics` without
+    /// `DSTACK_ENABLE_PROMETHEUS_METRICS`).
+    #[error("endpoint disabled")]
+    Disabled,
     /// No route has this path.
     #[error("no such route")]
     RouteNotFound,
@@ -118,6 +122,7 @@ impl ServerError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({"detail": [ValidationItem { kind, loc, msg }]}),
             ),
+            Self::Disabled => (StatusCode::NOT_FOUND, single("Not found")),
             Self::RouteNotFound => (StatusCode::NOT_FOUND, json!({"detail": "Not Found"})),
             Self::MethodNotAllowed => (
                 StatusCode::METHOD_NOT_ALLOWED,

@@ -9,9 +9,15 @@ pub mod auth;
 pub mod backends;
 pub mod body;
 pub mod error;
+pub mod events;
+pub mod exports;
+pub mod metrics;
 pub mod projects;
+pub mod public_keys;
 pub mod secrets;
 pub mod server;
+pub mod sshproxy;
+pub mod templates;
 pub mod users;
 pub mod version;
 
@@ -21,7 +27,9 @@ use axum::routing::{get, post};
 
 use self::error::ServerError;
 use crate::db::Database;
+use crate::server_config::DefaultPermissions;
 use crate::services::encryption::Encryption;
+use crate::settings::Integrations;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -30,6 +38,10 @@ pub struct AppState {
     pub db: Database,
     /// The keys that encrypt secrets.
     pub encryption: Encryption,
+    /// The server's `default_permissions`.
+    pub permissions: DefaultPermissions,
+    /// Switches and tokens of `/api/sshproxy` and `/metrics`.
+    pub integrations: Integrations,
 }
 
 /// All routes of the server.
@@ -71,10 +83,70 @@ pub fn router(state: AppState) -> Router {
             "/project/{project_name}/secrets/delete",
             post(secrets::delete),
         )
+        .route("/events/list", post(events::list))
+        .route(
+            "/project/{project_name}/templates/list",
+            post(templates::list),
+        )
+        .route(
+            "/project/{project_name}/exports/create",
+            post(exports::create),
+        )
+        .route(
+            "/project/{project_name}/exports/update",
+            post(exports::update),
+        )
+        .route(
+            "/project/{project_name}/exports/delete",
+            post(exports::delete),
+        )
+        .route("/project/{project_name}/exports/list", post(exports::list))
+        .route(
+            "/project/{project_name}/imports/list",
+            post(exports::list_imports),
+        )
+        .route(
+            "/project/{project_name}/imports/delete",
+            post(exports::delete_import),
+        )
+        .route("/sshproxy/get_upstream", post(sshproxy::get_upstream))
+        .route(
+            "/project/{project_name}/backends/create",
+            post(backends::create),
+        )
+        .route(
+            "/project/{project_name}/backends/update",
+            post(backends::update),
+        )
+        .route(
+            "/project/{project_name}/backends/create_yaml",
+            post(backends::create_yaml),
+        )
+        .route(
+            "/project/{project_name}/backends/update_yaml",
+            post(backends::update_yaml),
+        )
+        .route(
+            "/project/{project_name}/backends/delete",
+            post(backends::delete),
+        )
+        .route(
+            "/project/{project_name}/backends/{backend_name}/config_info",
+            post(backends::config_info),
+        )
+        .route(
+            "/project/{project_name}/backends/{backend_name}/get_yaml",
+            post(backends::get_yaml),
+        )
+        .route("/users/public_keys/list", post(public_keys::list))
+        .route("/users/public_keys/add", post(public_keys::add))
+        .route("/users/public_keys/delete", post(public_keys::delete))
+        .route("/users/refresh_ssh_key", post(users::refresh_ssh_key))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()
         .route("/healthcheck", get(server::healthcheck))
+        .route("/metrics", get(metrics::get))
         .nest("/api", api)
         .fallback(|| async { ServerError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })

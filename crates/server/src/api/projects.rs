@@ -53,7 +53,12 @@ pub async fn get(
     project: MemberOrPublic,
 ) -> Result<Json<Project>, ServerError> {
     Ok(Json(
-        projects::get(state.db.pool(), &project.access.project).await?,
+        projects::get(
+            state.db.pool(),
+            &project.access.project,
+            &project.access.permissions,
+        )
+        .await?,
     ))
 }
 
@@ -97,6 +102,6 @@ pub async fn update(
     JsonBody(request): JsonBody<UpdateProjectRequest>,
 ) -> Result<Json<Project>, ServerError> {
     Ok(Json(
-        projects::update(state.db.pool(), &project.access, &request).await?,
+        projects::update(state.db.pool(), &project.caller, &project.access, &request).await?,
     ))
 }

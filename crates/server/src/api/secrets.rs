@@ -18,7 +18,9 @@ pub async fn list(
     State(state): State<AppState>,
     project: ProjectManager,
 ) -> Result<Json<Vec<Secret>>, ServerError> {
-    Ok(Json(secrets::list(state.db.pool(), &project.access).await?))
+    Ok(Json(
+        secrets::list(state.db.pool(), &project.access, &state.permissions).await?,
+    ))
 }
 
 /// `get`: one secret with its value.
@@ -31,6 +33,7 @@ pub async fn get(
         state.db.pool(),
         &state.encryption,
         &project.access,
+        &state.permissions,
         &request.name,
     );
     Ok(Json(found.await?))
@@ -45,7 +48,9 @@ pub async fn create_or_update(
     let done = secrets::create_or_update(
         state.db.pool(),
         &state.encryption,
+        &project.caller,
         &project.access,
+        &state.permissions,
         &request.name,
         &request.value,
     );
@@ -58,6 +63,13 @@ pub async fn delete(
     project: ProjectManager,
     JsonBody(request): JsonBody<DeleteSecretsRequest>,
 ) -> Result<Json<()>, ServerError> {
-    secrets::delete(state.db.pool(), &project.access, &request.secrets_names).await?;
+    secrets::delete(
+        state.db.pool(),
+        &project.caller,
+        &project.access,
+        &state.permissions,
+        &request.secrets_names,
+    )
+    .await?;
     Ok(Json(()))
 }

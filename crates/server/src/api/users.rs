@@ -41,19 +41,23 @@ pub async fn get_user(
 /// `create`: a new user (global admins only).
 pub async fn create(
     State(state): State<AppState>,
-    GlobalAdmin(_): GlobalAdmin,
+    GlobalAdmin(caller): GlobalAdmin,
     JsonBody(request): JsonBody<CreateUserRequest>,
 ) -> Result<Json<User>, ServerError> {
-    Ok(Json(users::create(state.db.pool(), &request).await?))
+    Ok(Json(
+        users::create(state.db.pool(), &caller, &request).await?,
+    ))
 }
 
 /// `update`: role, e-mail and active flag (global admins only).
 pub async fn update(
     State(state): State<AppState>,
-    GlobalAdmin(_): GlobalAdmin,
+    GlobalAdmin(caller): GlobalAdmin,
     JsonBody(request): JsonBody<CreateUserRequest>,
 ) -> Result<Json<User>, ServerError> {
-    Ok(Json(users::update(state.db.pool(), &request).await?))
+    Ok(Json(
+        users::update(state.db.pool(), &caller, &request).await?,
+    ))
 }
 
 /// `refresh_token`: a new token for oneself, or anyone for admins.
@@ -67,12 +71,23 @@ pub async fn refresh_token(
     ))
 }
 
+/// `refresh_ssh_key`: a new SSH keypair for oneself, or anyone for admins.
+pub async fn refresh_ssh_key(
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    JsonBody(request): JsonBody<UsernameRequest>,
+) -> Result<Json<UserWithCreds>, ServerError> {
+    Ok(Json(
+        users::refresh_ssh_key(state.db.pool(), &caller, &request.username).await?,
+    ))
+}
+
 /// `delete`: removes users (global admins only); answers `null`.
 pub async fn delete(
     State(state): State<AppState>,
-    GlobalAdmin(_): GlobalAdmin,
+    GlobalAdmin(caller): GlobalAdmin,
     JsonBody(request): JsonBody<DeleteUsersRequest>,
 ) -> Result<Json<()>, ServerError> {
-    users::delete(state.db.pool(), &request.users).await?;
+    users::delete(state.db.pool(), &caller, &request.users).await?;
     Ok(Json(()))
 }

@@ -210,6 +210,22 @@ pub async fn update_profile<'e>(
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces the SSH keypair of a live user; false when there is none with this id.
+pub async fn set_ssh_keys<'e>(
+    db: impl Executor<'e, Database = Any>,
+    user: &UserRow,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE users SET ssh_public_key = $2, ssh_private_key = $3 WHERE id = $1 AND deleted = 0",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.ssh_public_key)
+    .bind(&user.ssh_private_key)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Replaces the token hash of a live user; false when there is none with this id.
 pub async fn set_token_hash<'e>(
     db: impl Executor<'e, Database = Any>,

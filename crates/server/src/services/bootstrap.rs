@@ -62,7 +62,7 @@ pub async fn ensure_admin_and_main(
                 email: None,
                 active: true,
             };
-            let row = users::create_with_token(pool, &request, &token).await?;
+            let row = users::create_with_token(pool, None, &request, &token).await?;
             Admin {
                 caller: Caller { user: row, token },
                 created: true,

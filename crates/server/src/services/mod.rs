@@ -1,15 +1,22 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`projects`], [`secrets`]: one module per resource.
+//! - [`users`], [`public_keys`], [`projects`], [`secrets`], [`backends`]: one module per
+//!   resource.
 //! - [`encryption`]: the keys that encrypt values at rest.
+//! - [`events`]: the audit log every service records its changes in.
+//! - [`metrics`]: the gauges of `GET /metrics`.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
+pub mod backends;
 pub mod bootstrap;
 pub mod encryption;
+pub mod events;
+pub mod metrics;
 pub mod names;
 pub mod projects;
+pub mod public_keys;
 pub mod secrets;
 pub mod users;
 

@@ -10,13 +10,18 @@ use dstack_core::api::projects::{
     CreateProjectRequest, ListProjectsRequest, Member, MemberPermissions, MemberSetting, Project,
     ProjectRole, ProjectsList, UpdateProjectRequest,
 };
-use sqlx::{Any, AnyPool, Transaction};
+use dstack_core::api::users::GlobalRole;
+use sqlx::{Any, AnyConnection, AnyPool, Transaction};
 
+use super::backends;
+use super::events::{self, EventTarget};
 use super::users::{Caller, to_user};
 use super::{ServiceError, check_list_filters, is_valid_name};
 use crate::db::members::{self, MemberRow};
 use crate::db::projects::{self as project_rows, ProjectFilter, ProjectRow};
+use crate::db::users::UserRow;
 use crate::db::{self, CreatedAtCursor, users};
+use crate::server_config::DefaultPermissions;
 
 /// A project as one caller sees it: the row and the caller's role in it.
 #[derive(Debug, Clone)]
@@ -27,6 +32,8 @@ pub struct ProjectAccess {
     pub role: Option<ProjectRole>,
     /// Whether the caller is a global admin, who passes every project check.
     pub global_admin: bool,
+    /// The server's `default_permissions`, which members' permissions follow.
+    pub permissions: DefaultPermissions,
 }
 
 impl ProjectAccess {
@@ -51,6 +58,7 @@ pub async fn find_access(
     pool: &AnyPool,
     caller: &Caller,
     project_name: &str,
+    permissions: &DefaultPermissions,
 ) -> Result<Option<ProjectAccess>, ServiceError> {
     let Some(project) = project_rows::find_by_name(pool, project_name).await? else {
         return Ok(None);
@@ -60,38 +68,53 @@ pub async fn find_access(
         project,
         role,
         global_admin: caller.is_admin(),
+        permissions: *permissions,
     }))
 }
 
-fn to_member(row: &MemberRow) -> Member {
+fn to_member(row: &MemberRow, permissions: &DefaultPermissions) -> Member {
+    let admin = row.role == ProjectRole::Admin || row.user.global_role == GlobalRole::Admin;
     Member {
         user: to_user(&row.user),
         project_role: row.role,
-        // Server defaults: every member may manage SSH fleets, only admins secrets.
         permissions: MemberPermissions {
-            can_manage_ssh_fleets: true,
-            can_manage_secrets: row.role == ProjectRole::Admin,
+            can_manage_ssh_fleets: admin || permissions.allow_non_admins_manage_ssh_fleets,
+            can_manage_secrets: admin
+                || (row.role == ProjectRole::Manager && permissions.allow_managers_manage_secrets),
         },
     }
 }
 
-fn to_project(row: &ProjectRow, members: &[MemberRow]) -> Project {
+fn to_project(
+    row: &ProjectRow,
+    members: &[MemberRow],
+    permissions: &DefaultPermissions,
+) -> Project {
     Project {
         project_id: row.id,
         project_name: row.name.clone(),
         owner: to_user(&row.owner),
         created_at: Some(row.created_at),
         backends: Vec::new(),
-        members: members.iter().map(to_member).collect(),
+        members: members
+            .iter()
+            .map(|member| to_member(member, permissions))
+            .collect(),
         is_public: row.is_public,
         templates_repo: row.templates_repo.clone(),
     }
 }
 
-/// A project with its members, as `get` and every member change answer.
-pub async fn get(pool: &AnyPool, project: &ProjectRow) -> Result<Project, ServiceError> {
+/// A project with its members and backends, as `get` and every member change answer.
+pub async fn get(
+    pool: &AnyPool,
+    project: &ProjectRow,
+    permissions: &DefaultPermissions,
+) -> Result<Project, ServiceError> {
     let members = members::list(pool, project.id).await?;
-    Ok(to_project(project, &members))
+    let mut project_view = to_project(project, &members, permissions);
+    project_view.backends = backends::list_infos(pool, project).await?;
+    Ok(project_view)
 }
 
 /// `projects/list`: every project for admins; otherwise the caller's projects, and public
@@ -115,7 +138,11 @@ pub async fn list(
         ascending: page.ascending,
     };
     let rows = project_rows::list_page(pool, &filter, &cursor).await?;
-    let projects = rows.iter().map(|row| to_project(row, &[])).collect();
+    let no_members = DefaultPermissions::default();
+    let projects = rows
+        .iter()
+        .map(|row| to_project(row, &[], &no_members))
+        .collect();
     if !request.return_total_count {
         return Ok(ProjectsList::Bare(projects));
     }
@@ -155,8 +182,11 @@ pub async fn create(
             other => other.into(),
         })?;
     members::upsert(&mut *tx, row.id, caller.user.id, ProjectRole::Admin).await?;
+    let target = [EventTarget::project(&row)];
+    events::record(&mut tx, Some(caller.user.id), "Project created", &target).await?;
     tx.commit().await?;
-    get(pool, &row).await
+    // The only member is the creator, a project admin, whom the permissions do not limit.
+    get(pool, &row, &DefaultPermissions::default()).await
 }
 
 /// `projects/delete`: global admins may delete any project, others only those they
@@ -171,15 +201,17 @@ pub async fn delete(pool: &AnyPool, caller: &Caller, names: &[String]) -> Result
         if !caller.is_admin() && role != Some(ProjectRole::Admin) {
             return Err(ServiceError::Forbidden);
         }
-        doomed.push((project.id, name));
+        doomed.push(project);
     }
     // Reads above, writes only in the transaction: see `write_only`.
     let mut tx = write_only(pool).await?;
-    for (id, name) in doomed {
-        if !project_rows::mark_deleted(&mut *tx, id).await? {
-            return Err(project_not_found(name));
+    for project in doomed {
+        if !project_rows::mark_deleted(&mut *tx, project.id).await? {
+            return Err(project_not_found(&project.name));
         }
-        members::remove_all(&mut *tx, id).await?;
+        members::remove_all(&mut *tx, project.id).await?;
+        let target = [EventTarget::project(&project)];
+        events::record(&mut tx, Some(caller.user.id), "Project deleted", &target).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -203,7 +235,7 @@ async fn resolve_members(
     caller: &Caller,
     access: &ProjectAccess,
     settings: &[MemberSetting],
-) -> Result<Vec<(Uuid4, ProjectRole)>, ServiceError> {
+) -> Result<Vec<(UserRow, ProjectRole)>, ServiceError> {
     let mut resolved = Vec::with_capacity(settings.len());
     for setting in settings {
         let user = users::find_by_name_or_email(pool, &setting.username)
@@ -221,7 +253,7 @@ async fn resolve_members(
         if !allowed {
             return Err(ServiceError::Forbidden);
         }
-        resolved.push((user.id, setting.project_role));
+        resolved.push((user, setting.project_role));
     }
     Ok(resolved)
 }
@@ -239,19 +271,29 @@ pub async fn set_members(
         let current = members::list(pool, access.project.id).await?;
         let demotes_admin = current.iter().any(|member| {
             member.role == ProjectRole::Admin
-                && !resolved.contains(&(member.user.id, ProjectRole::Admin))
+                && !resolved
+                    .iter()
+                    .any(|(user, role)| user.id == member.user.id && *role == ProjectRole::Admin)
         });
         if demotes_admin {
             return Err(ServiceError::Forbidden);
         }
     }
+    let before = members::list(pool, access.project.id).await?;
     let mut tx = write_only(pool).await?;
     members::remove_all(&mut *tx, access.project.id).await?;
-    for (user_id, role) in resolved {
-        members::upsert(&mut *tx, access.project.id, user_id, role).await?;
+    for (user, role) in &resolved {
+        members::upsert(&mut *tx, access.project.id, user.id, *role).await?;
     }
+    for gone in before
+        .iter()
+        .filter(|member| !resolved.iter().any(|(user, _)| user.id == member.user.id))
+    {
+        record_member(&mut tx, caller, access, &gone.user, "Member removed").await?;
+    }
+    record_member_roles(&mut tx, caller, access, &before, &resolved).await?;
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
 }
 
 /// `projects/{p}/add_members`: adds members or changes their roles.
@@ -262,12 +304,14 @@ pub async fn add_members(
     settings: &[MemberSetting],
 ) -> Result<Project, ServiceError> {
     let resolved = resolve_members(pool, caller, access, settings).await?;
+    let before = members::list(pool, access.project.id).await?;
     let mut tx = write_only(pool).await?;
-    for (user_id, role) in resolved {
-        members::upsert(&mut *tx, access.project.id, user_id, role).await?;
+    for (user, role) in &resolved {
+        members::upsert(&mut *tx, access.project.id, user.id, *role).await?;
     }
+    record_member_roles(&mut tx, caller, access, &before, &resolved).await?;
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
 }
 
 /// `projects/{p}/remove_members`: managers remove anyone but admins (unless admin
@@ -290,37 +334,96 @@ pub async fn remove_members(
         if !allowed {
             return Err(ServiceError::Forbidden);
         }
-        leaving.push((user.id, name));
+        leaving.push((user, name));
     }
     let mut tx = write_only(pool).await?;
-    for (user_id, name) in leaving {
-        if !members::remove(&mut *tx, access.project.id, user_id).await? {
+    for (user, name) in leaving {
+        if !members::remove(&mut *tx, access.project.id, user.id).await? {
             return Err(ServiceError::Invalid(format!(
                 "User {name} is not a member of the project"
             )));
         }
+        record_member(&mut tx, caller, access, &user, "Member removed").await?;
     }
     tx.commit().await?;
-    get(pool, &access.project).await
+    get(pool, &access.project, &access.permissions).await
+}
+
+/// Records that a member joined, changed role or left, about the project and the user.
+async fn record_member(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    access: &ProjectAccess,
+    user: &UserRow,
+    message: &str,
+) -> Result<(), ServiceError> {
+    let targets = [
+        EventTarget::project(&access.project),
+        EventTarget::user(user),
+    ];
+    events::record(conn, Some(caller.user.id), message, &targets).await
+}
+
+/// Records each member of `after` who is new or has a new role compared with `before`.
+async fn record_member_roles(
+    conn: &mut AnyConnection,
+    caller: &Caller,
+    access: &ProjectAccess,
+    before: &[MemberRow],
+    after: &[(UserRow, ProjectRole)],
+) -> Result<(), ServiceError> {
+    for (user, role) in after {
+        let old = before.iter().find(|member| member.user.id == user.id);
+        let message = match old {
+            None => format!("Member added as {}", members::role_name(*role)),
+            Some(member) if member.role != *role => {
+                format!("Member role changed to {}", members::role_name(*role))
+            }
+            Some(_) => continue,
+        };
+        record_member(conn, caller, access, user, &message).await?;
+    }
+    Ok(())
 }
 
 /// `projects/{p}/update`: visibility and templates repo.
 pub async fn update(
     pool: &AnyPool,
+    caller: &Caller,
     access: &ProjectAccess,
     request: &UpdateProjectRequest,
 ) -> Result<Project, ServiceError> {
     let mut project = access.project.clone();
-    if let Some(is_public) = request.is_public {
+    let mut changed = Vec::new();
+    if let Some(is_public) = request.is_public
+        && is_public != project.is_public
+    {
         project.is_public = is_public;
+        changed.push(format!("is_public={is_public}"));
     }
-    if request.reset_templates_repo {
-        project.templates_repo = None;
-    } else if let Some(repo) = &request.templates_repo {
-        project.templates_repo = Some(repo.clone());
+    let repo = if request.reset_templates_repo {
+        None
+    } else {
+        request
+            .templates_repo
+            .clone()
+            .or_else(|| project.templates_repo.clone())
+    };
+    if repo != project.templates_repo {
+        project.templates_repo = repo;
+        changed.push("templates_repo".to_owned());
     }
-    project_rows::update_settings(pool, &project).await?;
-    get(pool, &project).await
+    let mut tx = write_only(pool).await?;
+    project_rows::update_settings(&mut *tx, &project).await?;
+    let message = if changed.is_empty() {
+        "Project updated, nothing changed".to_owned()
+    } else {
+        format!("Project updated: {}", changed.join(", "))
+    };
+    let target = [EventTarget::project(&project)];
+    events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
+    tx.commit().await?;
+    get(pool, &project, &access.permissions).await
 }
 
 /// Creates a project owned by `owner` unless one with this name exists; for first start and

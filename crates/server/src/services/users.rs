@@ -14,6 +14,7 @@ use sqlx::AnyPool;
 use ssh_key::rand_core::OsRng;
 use ssh_key::{Algorithm, LineEnding, PrivateKey};
 
+use super::events::{self, EventTarget};
 use super::{ServiceError, check_list_filters, hash_token, is_valid_name, new_token};
 use crate::db::users::{self as user_rows, NewUser, UserFilter, UserRow};
 use crate::db::{self, CreatedAtCursor, members};
@@ -153,9 +154,11 @@ fn new_user_row(request: &CreateUserRequest) -> Result<UserRow, ServiceError> {
     })
 }
 
-/// Creates a user with `token`; a taken name is `AlreadyExists`.
+/// Creates a user with `token`, made by `creator` (the new user themselves when `None`, as on
+/// first start); a taken name is `AlreadyExists`.
 pub async fn create_with_token(
     pool: &AnyPool,
+    creator: Option<Uuid4>,
     request: &CreateUserRequest,
     token: &str,
 ) -> Result<UserRow, ServiceError> {
@@ -166,32 +169,73 @@ pub async fn create_with_token(
     }
     let row = new_user_row(request)?;
     let token_hash = hash_token(token);
+    let mut tx = pool.begin().await?;
     user_rows::insert(
-        pool,
+        &mut *tx,
         NewUser {
             user: &row,
             token_hash: &token_hash,
         },
     )
     .await?;
+    let actor = creator.unwrap_or(row.id);
+    events::record(
+        &mut tx,
+        Some(actor),
+        "User created",
+        &[EventTarget::user(&row)],
+    )
+    .await?;
+    tx.commit().await?;
     Ok(row)
 }
 
 /// `users/create`: a new user with a fresh token.
-pub async fn create(pool: &AnyPool, request: &CreateUserRequest) -> Result<User, ServiceError> {
-    let row = create_with_token(pool, request, &new_token()).await?;
+pub async fn create(
+    pool: &AnyPool,
+    caller: &Caller,
+    request: &CreateUserRequest,
+) -> Result<User, ServiceError> {
+    let row = create_with_token(pool, Some(caller.user.id), request, &new_token()).await?;
     Ok(to_user(&row))
 }
 
 /// `users/update`: role, e-mail and active flag of an existing user.
-pub async fn update(pool: &AnyPool, request: &CreateUserRequest) -> Result<User, ServiceError> {
+pub async fn update(
+    pool: &AnyPool,
+    caller: &Caller,
+    request: &CreateUserRequest,
+) -> Result<User, ServiceError> {
     let mut row = find_user(pool, &request.username).await?;
+    // The e-mail address is named but not shown: the log is visible to the user's projects.
+    let mut changed = Vec::new();
+    if row.global_role != request.global_role {
+        changed.push(format!(
+            "global_role={}",
+            user_rows::role_name(request.global_role)
+        ));
+    }
+    if row.email != request.email {
+        changed.push("email".to_owned());
+    }
+    if row.active != request.active {
+        changed.push(format!("active={}", request.active));
+    }
     row.global_role = request.global_role;
     row.email.clone_from(&request.email);
     row.active = request.active;
-    if !user_rows::update_profile(pool, &row).await? {
+    let mut tx = pool.begin().await?;
+    if !user_rows::update_profile(&mut *tx, &row).await? {
         return Err(not_found());
     }
+    let message = if changed.is_empty() {
+        "User updated, nothing changed".to_owned()
+    } else {
+        format!("User updated: {}", changed.join(", "))
+    };
+    let target = [EventTarget::user(&row)];
+    events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
+    tx.commit().await?;
     Ok(to_user(&row))
 }
 
@@ -206,14 +250,57 @@ pub async fn refresh_token(
         return Err(ServiceError::Forbidden);
     }
     let token = new_token();
-    if !user_rows::set_token_hash(pool, row.id, &hash_token(&token)).await? {
+    let mut tx = pool.begin().await?;
+    if !user_rows::set_token_hash(&mut *tx, row.id, &hash_token(&token)).await? {
         return Err(not_found());
     }
+    let target = [EventTarget::user(&row)];
+    events::record(
+        &mut tx,
+        Some(caller.user.id),
+        "API token refreshed",
+        &target,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(with_creds(&row, token))
+}
+
+/// `users/refresh_ssh_key`: a new keypair for oneself, or for anyone when admin. Others than
+/// the caller get an empty token back, as from `get_user`.
+pub async fn refresh_ssh_key(
+    pool: &AnyPool,
+    caller: &Caller,
+    username: &str,
+) -> Result<UserWithCreds, ServiceError> {
+    if !caller.is_admin() && !caller.user.name.eq_ignore_ascii_case(username) {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut row = find_user(pool, username).await?;
+    let (public, private) = new_ssh_keypair(&row.name)?;
+    row.ssh_public_key = Some(public);
+    row.ssh_private_key = Some(private);
+    let mut tx = pool.begin().await?;
+    if !user_rows::set_ssh_keys(&mut *tx, &row).await? {
+        return Err(not_found());
+    }
+    let target = [EventTarget::user(&row)];
+    events::record(&mut tx, Some(caller.user.id), "SSH key refreshed", &target).await?;
+    tx.commit().await?;
+    let token = if row.id == caller.user.id {
+        caller.token.clone()
+    } else {
+        String::new()
+    };
     Ok(with_creds(&row, token))
 }
 
 /// `users/delete`: all the named users, or none when one does not exist.
-pub async fn delete(pool: &AnyPool, usernames: &[String]) -> Result<(), ServiceError> {
+pub async fn delete(
+    pool: &AnyPool,
+    caller: &Caller,
+    usernames: &[String],
+) -> Result<(), ServiceError> {
     // Writes only: on SQLite a transaction that reads first cannot take the write lock later
     // if another writer committed meanwhile.
     let mut tx = pool.begin().await?;
@@ -222,6 +309,8 @@ pub async fn delete(pool: &AnyPool, usernames: &[String]) -> Result<(), ServiceE
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("User {name} not found")))?;
         members::remove_user(&mut *tx, id).await?;
+        let target = [EventTarget::user_with_id(id, name)];
+        events::record(&mut tx, Some(caller.user.id), "User deleted", &target).await?;
     }
     tx.commit().await?;
     Ok(())

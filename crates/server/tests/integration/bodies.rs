@@ -3,7 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{ADMIN_TOKEN, TestServer};
+use dstack_server::settings::Secret;
+
+use crate::support::{ADMIN_TOKEN, Engine, PROXY_TOKEN, TestServer};
 
 /// Every endpoint, and whether it reads a body at all.
 const ENDPOINTS: &[(&str, bool)] = &[
@@ -24,6 +26,25 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/projects/main/add_members", true),
     ("/api/projects/main/remove_members", true),
     ("/api/projects/main/update", true),
+    ("/api/events/list", true),
+    ("/api/users/public_keys/list", false),
+    ("/api/users/public_keys/add", true),
+    ("/api/users/public_keys/delete", true),
+    ("/api/users/refresh_ssh_key", true),
+    ("/api/project/main/backends/create", true),
+    ("/api/project/main/backends/update", true),
+    ("/api/project/main/backends/create_yaml", true),
+    ("/api/project/main/backends/update_yaml", true),
+    ("/api/project/main/backends/delete", true),
+    ("/api/project/main/backends/aws/config_info", false),
+    ("/api/project/main/backends/aws/get_yaml", false),
+    ("/api/project/main/templates/list", false),
+    ("/api/project/main/exports/create", true),
+    ("/api/project/main/exports/update", true),
+    ("/api/project/main/exports/delete", true),
+    ("/api/project/main/exports/list", false),
+    ("/api/project/main/imports/list", false),
+    ("/api/project/main/imports/delete", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.
@@ -77,10 +98,31 @@ fn random_bodies(count: usize) -> Vec<String> {
 }
 
 async fn no_body_gets_a_server_error(server: &TestServer) {
-    for (path, reads_body) in ENDPOINTS {
+    check_bodies(server, ENDPOINTS, ADMIN_TOKEN).await;
+}
+
+/// `/api/sshproxy` takes its own token, so it runs on a server that has one.
+async fn no_sshproxy_body_gets_a_server_error(engine: Engine) {
+    let server = TestServer::start_configured(engine, |settings| {
+        settings.integrations.sshproxy_api_token = Some(Secret(PROXY_TOKEN.to_owned()));
+    })
+    .await;
+    check_bodies(
+        &server,
+        &[("/api/sshproxy/get_upstream", true)],
+        PROXY_TOKEN,
+    )
+    .await;
+    server.stop().await.expect("clean stop");
+}
+
+/// Sends every malformed body to each endpoint as `token`: never a 5xx, and 422 naming the
+/// body for text that is not JSON where a body is read.
+async fn check_bodies(server: &TestServer, endpoints: &[(&str, bool)], token: &str) {
+    for (path, reads_body) in endpoints {
         for body in malformed() {
             let reply = server
-                .send(path, Some(ADMIN_TOKEN), Some("0.22.5"), Some(body.clone()))
+                .send(path, Some(token), Some("0.22.5"), Some(body.clone()))
                 .await;
             let shown: String = body.chars().take(80).collect();
             assert!(
@@ -147,3 +189,5 @@ crate::engine_tests!(
     a_wrong_type_names_the_field,
     unknown_fields_are_ignored,
 );
+
+crate::per_engine!(no_sshproxy_body_gets_a_server_error);

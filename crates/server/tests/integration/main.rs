@@ -2,11 +2,15 @@
 //! way the dstack 0.22.5 CLI drives it. One binary, so the crate links once.
 
 mod auth;
+mod backends;
 mod bodies;
+mod events;
 mod first_start;
 mod pipelines;
 mod projects;
+mod public_keys;
 mod replay;
 mod secrets;
+mod small_endpoints;
 mod support;
 mod users;

@@ -3,7 +3,7 @@
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::{AnyConnection, Connection};
+use sqlx::Connection;
 
 use crate::support::{ADMIN_TOKEN, Engine, Storage, TestServer, business_error};
 
@@ -21,6 +21,29 @@ async fn set(server: &TestServer, name: &str, value: &str) -> Value {
     server
         .ok(SET, ADMIN_TOKEN, json!({"name": name, "value": value}))
         .await
+}
+
+/// Each member of `project` as `name:<can_manage_secrets>`, from `projects/{p}/get`.
+async fn can_manage_secrets(server: &TestServer, project: &str) -> Vec<String> {
+    let path = format!("/api/projects/{project}/get");
+    let shown = server.ok(&path, ADMIN_TOKEN, Value::Null).await;
+    let mut members: Vec<String> = shown["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .map(|member| {
+            let name = member["user"]["username"]
+                .as_str()
+                .expect("name")
+                .to_owned();
+            let allowed = member["permissions"]["can_manage_secrets"]
+                .as_bool()
+                .expect("flag");
+            format!("{name}:{allowed}")
+        })
+        .collect();
+    members.sort();
+    members
 }
 
 async fn a_secret_is_created_updated_read_listed_and_deleted(server: &TestServer) {
@@ -139,6 +162,11 @@ async fn only_project_admins_manage_secrets(server: &TestServer) {
     }
     let got = server.ok(get_path, &bob, json!({"name": "S"})).await;
     assert_eq!(got["value"], "v", "refused writes changed nothing");
+    assert_eq!(
+        can_manage_secrets(server, "alpha").await,
+        ["bob:true", "carol:false", "dave:false"],
+        "members' permissions say the same"
+    );
     let admin = server.ok(get_path, ADMIN_TOKEN, json!({"name": "S"})).await;
     assert_eq!(
         admin["value"], "v",
@@ -178,19 +206,7 @@ fn aes_key(name: &str, secret: &str) -> String {
 
 /// The stored value of the `main` project's secret, read straight from the database.
 async fn stored_value(storage: &Storage, name: &str) -> String {
-    let url = match &storage.postgres {
-        Some(db) => db.url.clone(),
-        None => format!(
-            "sqlite://{}",
-            storage
-                .settings()
-                .server_dir()
-                .join("data/sqlite.db")
-                .display()
-        ),
-    };
-    sqlx::any::install_default_drivers();
-    let mut connection = AnyConnection::connect(&url).await.expect("connect");
+    let mut connection = storage.connect().await;
     let value: String = sqlx::query_scalar("SELECT value FROM secrets WHERE name = $1")
         .bind(name)
         .fetch_one(&mut connection)
@@ -262,3 +278,43 @@ crate::per_engine!(
     values_are_encrypted_at_rest_and_need_their_key,
     without_keys_values_are_stored_under_identity,
 );
+
+/// With `allow_managers_manage_secrets: true`, managers manage secrets; users still may not.
+async fn managers_manage_secrets_when_the_server_allows_it(engine: Engine) {
+    let storage = Storage::new(engine).await;
+    let dir = storage.settings().server_dir();
+    std::fs::create_dir_all(&dir).expect("server dir");
+    let text =
+        "projects:\n- name: main\ndefault_permissions:\n  allow_managers_manage_secrets: true\n";
+    std::fs::write(dir.join("config.yml"), text).expect("write config.yml");
+    let server = start(storage).await;
+    let carol = server.create_user("carol").await;
+    let dave = server.create_user("dave").await;
+    let members = json!({"members": [
+        {"username": "carol", "project_role": "manager"},
+        {"username": "dave", "project_role": "user"},
+    ]});
+    server
+        .ok("/api/projects/main/add_members", ADMIN_TOKEN, members)
+        .await;
+    assert_eq!(
+        can_manage_secrets(&server, "main").await,
+        ["admin:true", "carol:true", "dave:false"]
+    );
+    let created = server
+        .ok(SET, &carol, json!({"name": "S", "value": "by-carol"}))
+        .await;
+    assert_eq!(created["value"], "by-carol");
+    let got = server.ok(GET, &carol, json!({"name": "S"})).await;
+    assert_eq!(got["value"], "by-carol");
+    let listed = server.post_empty(LIST, &carol).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let refused = server.post(GET, &dave, json!({"name": "S"})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+    server
+        .ok(DELETE, &carol, json!({"secrets_names": ["S"]}))
+        .await;
+    server.stop().await.expect("clean stop");
+}
+
+crate::per_engine!(managers_manage_secrets_when_the_server_allows_it);

@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 /// The admin token every test server starts with.
 pub const ADMIN_TOKEN: &str = "test-admin-token";
 
+/// The `DSTACK_SSHPROXY_API_TOKEN` of servers that serve `/api/sshproxy`.
+pub const PROXY_TOKEN: &str = "test-sshproxy-token";
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -124,6 +127,30 @@ impl Storage {
         settings
     }
 
+    /// The URL of the server's database, for tests that read or seed rows directly.
+    pub fn database_url(&self) -> String {
+        match &self.postgres {
+            Some(db) => db.url.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.settings()
+                    .server_dir()
+                    .join("data/sqlite.db")
+                    .display()
+            ),
+        }
+    }
+
+    /// A connection to the server's database.
+    pub async fn connect(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let url = self.database_url();
+        sqlx::AnyConnection::connect(&url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {url}: {e}"))
+    }
+
     /// `~/.dstack/config.yml` of this home.
     pub fn client_config(&self) -> PathBuf {
         self.home.path().join(".dstack").join("config.yml")
@@ -155,6 +182,16 @@ impl TestServer {
     pub async fn start(engine: Engine) -> Self {
         let storage = Storage::new(engine).await;
         let mut server = Self::start_with(storage.settings()).await;
+        server.storage = Some(storage);
+        server
+    }
+
+    /// Starts a server on fresh storage with `configure` applied to its settings.
+    pub async fn start_configured(engine: Engine, configure: impl FnOnce(&mut Settings)) -> Self {
+        let storage = Storage::new(engine).await;
+        let mut settings = storage.settings();
+        configure(&mut settings);
+        let mut server = Self::start_with(settings).await;
         server.storage = Some(storage);
         server
     }
@@ -227,6 +264,23 @@ impl TestServer {
                 .unwrap_or_else(|e| panic!("{path}: non-JSON body {text:?}: {e}"))
         };
         Reply { status, body }
+    }
+
+    /// A `GET` of a non-API path, as `token`: the status, the content type and the text.
+    pub async fn get_text(&self, path: &str, token: Option<&str>) -> (StatusCode, String, String) {
+        let mut request = self.client.get(format!("{}{path}", self.url));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().await.expect("body"))
     }
 
     /// A call with a JSON body, as `token`.

@@ -10,6 +10,7 @@ pub mod backends;
 pub mod body;
 pub mod error;
 pub mod projects;
+pub mod runs;
 pub mod secrets;
 pub mod server;
 pub mod users;
@@ -71,6 +72,16 @@ pub fn router(state: AppState) -> Router {
             "/project/{project_name}/secrets/delete",
             post(secrets::delete),
         )
+        .route("/runs/list", post(runs::list))
+        .route("/project/{project_name}/runs/get", post(runs::get))
+        .route(
+            "/project/{project_name}/runs/get_plan",
+            post(runs::get_plan),
+        )
+        .route("/project/{project_name}/runs/apply", post(runs::apply))
+        .route("/project/{project_name}/runs/submit", post(runs::apply))
+        .route("/project/{project_name}/runs/stop", post(runs::stop))
+        .route("/project/{project_name}/runs/delete", post(runs::delete))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     Router::new()

@@ -9,7 +9,9 @@
 pub mod bootstrap;
 pub mod encryption;
 pub mod names;
+pub mod offers;
 pub mod projects;
+pub mod runs;
 pub mod secrets;
 pub mod users;
 
@@ -26,6 +28,9 @@ pub enum ServiceError {
     /// The name is taken.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The repo a request names is not initialised in the project.
+    #[error("{0}")]
+    RepoNotFound(String),
     /// The request breaks a rule; the message says which.
     #[error("{0}")]
     Invalid(String),

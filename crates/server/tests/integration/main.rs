@@ -6,6 +6,7 @@ mod bodies;
 mod first_start;
 mod projects;
 mod replay;
+mod runs;
 mod secrets;
 mod support;
 mod users;

@@ -276,6 +276,16 @@ impl TestServer {
     }
 }
 
+const TRAFFIC: &str = include_str!("../../../core/tests/fixtures/api-traffic-0.22.5.jsonl");
+
+/// The exchanges the 0.22.5 CLI had with the reference server, in order.
+pub fn recorded_exchanges() -> Vec<Value> {
+    TRAFFIC
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a recorded exchange"))
+        .collect()
+}
+
 /// The business error body dstack sends with 400.
 pub fn business_error(code: &str, reply: &Reply) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);

@@ -108,6 +108,7 @@ async fn start(
     let app = api::router(api::AppState {
         db: db.clone(),
         encryption: Encryption::new(config.encryption_keys()),
+        code_upload_limit: settings.code_upload_limit,
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -9,14 +9,20 @@ pub mod auth;
 pub mod backends;
 pub mod body;
 pub mod error;
+pub mod files;
+pub mod fleets;
+pub mod logs;
 pub mod projects;
+pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod server;
+pub mod uploads;
 pub mod users;
 pub mod version;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
@@ -31,7 +37,12 @@ pub struct AppState {
     pub db: Database,
     /// The keys that encrypt secrets.
     pub encryption: Encryption,
+    /// The largest upload in bytes; 0 for no limit.
+    pub code_upload_limit: u64,
 }
+
+/// Room for the multipart framing around an upload of the largest allowed size.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
@@ -72,6 +83,16 @@ pub fn router(state: AppState) -> Router {
             "/project/{project_name}/secrets/delete",
             post(secrets::delete),
         )
+        .route("/project/{project_name}/repos/list", post(repos::list))
+        .route("/project/{project_name}/repos/get", post(repos::get))
+        .route("/project/{project_name}/repos/init", post(repos::init))
+        .route("/project/{project_name}/repos/delete", post(repos::delete))
+        .route(
+            "/files/get_archive_by_hash",
+            post(files::get_archive_by_hash),
+        )
+        .route("/project/{project_name}/fleets/list", post(fleets::list))
+        .route("/project/{project_name}/logs/poll", post(logs::poll))
         .route("/runs/list", post(runs::list))
         .route("/project/{project_name}/runs/get", post(runs::get))
         .route(
@@ -84,6 +105,25 @@ pub fn router(state: AppState) -> Router {
         .route("/project/{project_name}/runs/delete", post(runs::delete))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
+    // Uploads read their own (larger) bodies, so they sit outside `read_whole_body`.
+    let limit = state.code_upload_limit;
+    let body_limit = match usize::try_from(limit) {
+        Ok(0) | Err(_) => DefaultBodyLimit::disable(),
+        Ok(limit) => DefaultBodyLimit::max(limit.saturating_add(MULTIPART_OVERHEAD)),
+    };
+    let uploads = Router::new()
+        .route(
+            "/project/{project_name}/repos/upload_code",
+            post(repos::upload_code),
+        )
+        .route("/files/upload_archive", post(files::upload_archive))
+        .layer(body_limit)
+        .layer(middleware::from_fn(version::check_client_version))
+        .layer(middleware::from_fn_with_state(
+            limit,
+            uploads::check_upload_size,
+        ));
+    let api = api.merge(uploads);
     Router::new()
         .route("/healthcheck", get(server::healthcheck))
         .nest("/api", api)

@@ -12,7 +12,9 @@
 //! integers (`Any` decodes SQLite booleans as integers). Placeholders are `$N`, which both
 //! drivers bind by number. Migrations differ only in column type names, one folder per engine.
 
+pub mod files;
 pub mod jobs;
+pub mod logs;
 pub mod members;
 pub mod projects;
 pub mod repos;

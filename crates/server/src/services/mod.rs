@@ -8,9 +8,12 @@
 
 pub mod bootstrap;
 pub mod encryption;
+pub mod files;
+pub mod logs;
 pub mod names;
 pub mod offers;
 pub mod projects;
+pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod users;

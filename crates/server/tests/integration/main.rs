@@ -4,8 +4,10 @@
 mod auth;
 mod bodies;
 mod first_start;
+mod logs;
 mod projects;
 mod replay;
+mod repos;
 mod runs;
 mod secrets;
 mod support;

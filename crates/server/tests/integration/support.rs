@@ -229,6 +229,24 @@ impl TestServer {
         Reply { status, body }
     }
 
+    /// A multipart upload of `bytes` as the field `file` named `file_name`, as `token`.
+    pub async fn upload(&self, path: &str, token: &str, file_name: &str, bytes: &[u8]) -> Reply {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(file_name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("X-API-VERSION", "0.22.5")
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body = response.json().await.expect("a JSON body");
+        Reply { status, body }
+    }
+
     /// A call with a JSON body, as `token`.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.send(path, Some(token), Some("0.22.5"), Some(body.to_string()))

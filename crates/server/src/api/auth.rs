@@ -8,6 +8,8 @@
 //!
 //! A missing project is 404 before any role check, as dstack answers.
 
+use std::collections::HashMap;
+
 use axum::extract::{FromRequestParts, Path};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -76,10 +78,14 @@ async fn project_access(
     state: &AppState,
 ) -> Result<(Caller, ProjectAccess), ServerError> {
     let Authenticated(caller) = Authenticated::from_request_parts(parts, state).await?;
-    let Path(project_name) = Path::<String>::from_request_parts(parts, state)
+    // A map, so routes with more path parameters than the project (metrics) work too.
+    let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
         .await
         .map_err(|_| ServerError::ProjectNotFound)?;
-    let access = projects::find_access(state.db.pool(), &caller, &project_name)
+    let project_name = params
+        .get("project_name")
+        .ok_or(ServerError::ProjectNotFound)?;
+    let access = projects::find_access(state.db.pool(), &caller, project_name)
         .await?
         .ok_or(ServerError::ProjectNotFound)?;
     Ok((caller, access))

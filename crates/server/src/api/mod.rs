@@ -12,6 +12,7 @@ pub mod error;
 pub mod files;
 pub mod fleets;
 pub mod logs;
+pub mod metrics;
 pub mod projects;
 pub mod repos;
 pub mod runs;
@@ -93,6 +94,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/project/{project_name}/fleets/list", post(fleets::list))
         .route("/project/{project_name}/logs/poll", post(logs::poll))
+        .route(
+            "/project/{project_name}/metrics/job/{run_name}",
+            get(metrics::job),
+        )
         .route("/runs/list", post(runs::list))
         .route("/project/{project_name}/runs/get", post(runs::get))
         .route(

@@ -1,7 +1,7 @@
 //! Repos: `POST /api/project/{project_name}/repos/*` (api.md §2.6).
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use dstack_core::api::repos::{
     DeleteReposRequest, GetRepoRequest, InitRepoRequest, RepoHead, RepoHeadWithCreds,
     UploadCodeQuery,
@@ -9,7 +9,7 @@ use dstack_core::api::repos::{
 
 use super::AppState;
 use super::auth::ProjectMember;
-use super::body::JsonBody;
+use super::body::{JsonBody, QueryParams};
 use super::error::ServerError;
 use super::uploads::UploadedFile;
 use crate::services::repos;
@@ -72,7 +72,7 @@ pub async fn delete(
 pub async fn upload_code(
     State(state): State<AppState>,
     project: ProjectMember,
-    Query(query): Query<UploadCodeQuery>,
+    QueryParams(query): QueryParams<UploadCodeQuery>,
     file: UploadedFile,
 ) -> Result<Json<()>, ServerError> {
     repos::upload_code(

@@ -2,6 +2,7 @@
 //! name is the sha256 of its bytes, and are refused by `Content-Length` over the server's
 //! upload limit (`DSTACK_SERVER_CODE_UPLOAD_LIMIT`) before the body is read.
 
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -56,6 +57,19 @@ impl<S: Send + Sync> FromRequest<S> for UploadedFile {
     type Rejection = ServerError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let multipart_body = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("multipart/form-data"));
+        if !multipart_body {
+            // Read what was sent before answering: hyper drops a connection whose request
+            // body is left unread, and the client would see a broken pipe, not the error.
+            let _ = Bytes::from_request(request, state).await;
+            return Err(invalid(
+                "expected a multipart/form-data body with a `file` field".to_owned(),
+            ));
+        }
         let mut multipart = Multipart::from_request(request, state)
             .await
             .map_err(|rejection| invalid(rejection.body_text()))?;

@@ -16,6 +16,7 @@ pub mod files;
 pub mod jobs;
 pub mod logs;
 pub mod members;
+pub mod metrics;
 pub mod projects;
 pub mod repos;
 pub mod runs;

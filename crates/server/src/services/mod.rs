@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod encryption;
 pub mod files;
 pub mod logs;
+pub mod metrics;
 pub mod names;
 pub mod offers;
 pub mod projects;

@@ -5,6 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use dstack_server::db::Database;
 use dstack_server::db::logs::{self, LogProducer};
+use dstack_server::db::metrics::{self, MetricsPoint};
 use serde_json::{Value, json};
 
 use crate::runs::apply_task;
@@ -169,4 +170,91 @@ async fn logs_are_polled_in_pages(server: &TestServer) {
     business_error("error", &bad_token);
 }
 
-crate::engine_tests!(logs_are_polled_in_pages);
+/// A sample at `second` seconds after [`START`] with `cpu_secs` of CPU time used so far.
+fn sample(second: i64, cpu_secs: i64) -> MetricsPoint {
+    MetricsPoint {
+        timestamp: START + second * 1_000_000,
+        cpu_usage_micro: cpu_secs * 1_000_000,
+        memory_usage_bytes: 1000 + second,
+        memory_working_set_bytes: 500,
+        gpus_memory_usage_bytes: "[]".to_owned(),
+        gpus_util_percent: "[]".to_owned(),
+    }
+}
+
+/// A `GET` as the CLI sends it; the status and JSON body.
+async fn get_json(server: &TestServer, path: String) -> (reqwest::StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("X-API-VERSION", "0.22.5")
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    (status, response.json().await.expect("a JSON body"))
+}
+
+async fn metrics_are_derived_from_samples(server: &TestServer) {
+    const METRICS: &str = "/api/project/main/metrics/job/measured?replica_num=0&job_num=0";
+    let (_, unknown) = get_json(
+        server,
+        "/api/project/main/metrics/job/nope?replica_num=0&job_num=0".to_owned(),
+    )
+    .await;
+    assert_eq!(
+        unknown,
+        json!({"detail": [{"msg": "Found no job with given parameters", "code": "resource_not_exists"}]})
+    );
+    let get = |query: &str| get_json(server, format!("{METRICS}{query}"));
+    let run = apply_task(server, "main", ADMIN_TOKEN, "measured").await;
+    let (status, empty) = get("").await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{empty}");
+    assert_eq!(empty, json!({"metrics": []}));
+
+    let job_id = run["latest_job_submission"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let db = open_database(server).await;
+    for point in [sample(0, 0), sample(2, 1), sample(4, 3)] {
+        metrics::insert(db.pool(), &job_id, &point)
+            .await
+            .expect("insert");
+    }
+    db.close().await;
+    let (_, all) = get("").await;
+    let by_name = |name: &str| -> Value {
+        all["metrics"]
+            .as_array()
+            .expect("metrics")
+            .iter()
+            .find(|metric| metric["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {all}"))
+            .clone()
+    };
+    let cpu = by_name("cpu_usage_percent");
+    assert_eq!(cpu["values"], json!([100.0, 50.0]), "latest first");
+    assert_eq!(
+        cpu["timestamps"],
+        json!(["2026-11-18T11:06:44Z", "2026-11-18T11:06:42Z"])
+    );
+    assert_eq!(by_name("memory_usage_bytes")["values"], json!([1004, 1002]));
+    assert_eq!(by_name("gpus_detected_num")["values"], json!([0, 0]));
+    let (_, one) = get("&limit=1").await;
+    assert_eq!(
+        one["metrics"][0]["timestamps"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let (status, _) = get_json(
+        server,
+        "/api/project/main/metrics/job/measured?replica_num=0&job_num=1".to_owned(),
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    let (status, bad) = get("&limit=many").await;
+    assert_eq!(status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(bad["detail"][0]["loc"], json!(["query"]));
+}
+
+crate::engine_tests!(logs_are_polled_in_pages, metrics_are_derived_from_samples);

@@ -220,6 +220,32 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
     }
 }
 
+/// Refuses a numeric field outside `min..=max` with FastAPI's 422, as the reference server's
+/// request models do.
+pub fn check_bounds(
+    field: &str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Result<(), ServerError> {
+    let (kind, msg) = match value {
+        Some(value) if value < min => (
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {min}"),
+        ),
+        Some(value) if value > max => (
+            "less_than_equal",
+            format!("Input should be less than or equal to {max}"),
+        ),
+        _ => return Ok(()),
+    };
+    Err(ServerError::InvalidBody {
+        kind,
+        loc: vec!["body".to_owned(), field.to_owned()],
+        msg,
+    })
+}
+
 /// A query string decoded as `T`; a bad one is a 422 naming `query`, as JSON like every
 /// other error (axum's own rejection is plain text, which the CLI cannot read).
 #[derive(Debug)]

@@ -6,7 +6,7 @@ use dstack_core::api::logs::{JobSubmissionLogs, PollLogsRequest};
 
 use super::AppState;
 use super::auth::ProjectMember;
-use super::body::JsonBody;
+use super::body::{JsonBody, check_bounds};
 use super::error::ServerError;
 use crate::services::logs;
 
@@ -16,6 +16,7 @@ pub async fn poll(
     project: ProjectMember,
     JsonBody(request): JsonBody<PollLogsRequest>,
 ) -> Result<Json<JobSubmissionLogs>, ServerError> {
+    check_bounds("limit", Some(request.limit.0), 0, logs::MAX_LIMIT)?;
     Ok(Json(
         logs::poll(&state.db, &project.access, &request).await?,
     ))

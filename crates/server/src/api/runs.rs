@@ -9,7 +9,7 @@ use dstack_core::api::runs::{
 
 use super::AppState;
 use super::auth::{Authenticated, ProjectMember};
-use super::body::{JsonBody, OptionalBody};
+use super::body::{JsonBody, OptionalBody, check_bounds};
 use super::error::ServerError;
 use crate::services::runs;
 
@@ -19,6 +19,14 @@ pub async fn list(
     Authenticated(caller): Authenticated,
     JsonBody(request): JsonBody<ListRunsRequest>,
 ) -> Result<Json<Vec<Run>>, ServerError> {
+    check_bounds("limit", Some(request.limit.0), 0, runs::MAX_LIST_LIMIT)?;
+    let submissions = request.job_submissions_limit;
+    check_bounds(
+        "job_submissions_limit",
+        submissions,
+        0,
+        runs::MAX_JOB_SUBMISSIONS,
+    )?;
     Ok(Json(runs::list(&state.db, &caller, &request).await?))
 }
 
@@ -43,6 +51,7 @@ pub async fn get_plan(
     project: ProjectMember,
     JsonBody(request): JsonBody<GetRunPlanRequest>,
 ) -> Result<Json<RunPlan>, ServerError> {
+    check_bounds("max_offers", request.max_offers, 1, runs::MAX_OFFERS)?;
     let plan = runs::get_plan(&state.db, &project.access, &project.caller, &request);
     Ok(Json(plan.await?))
 }

@@ -11,7 +11,7 @@ use crate::db::logs::{self as log_rows, LogProducer, LogQuery, LogRow};
 use crate::db::{Database, DbError, from_micros, jobs, runs, to_micros};
 
 /// The largest page.
-const MAX_LIMIT: u32 = 1000;
+pub const MAX_LIMIT: u32 = 1000;
 
 fn invalid_token() -> ServiceError {
     ServiceError::Invalid("Invalid next_token".to_owned())
@@ -41,18 +41,13 @@ fn event(row: &LogRow) -> Result<LogEvent, DbError> {
     })
 }
 
-/// `logs/poll`: a page of the submission's job output, or of the runner's logs with
+/// `logs/poll` (`limit` already bounded by the API): a page of the submission's job output, or of the runner's logs with
 /// `diagnose`. An unknown run or submission has no lines.
 pub async fn poll(
     db: &Database,
     access: &ProjectAccess,
     request: &PollLogsRequest,
 ) -> Result<JobSubmissionLogs, ServiceError> {
-    if request.limit.0 > MAX_LIMIT {
-        return Err(ServiceError::Invalid(format!(
-            "limit should be at most {MAX_LIMIT}"
-        )));
-    }
     let empty = JobSubmissionLogs {
         logs: Vec::new(),
         external_url: None,

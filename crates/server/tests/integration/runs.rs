@@ -406,7 +406,12 @@ async fn list_pages_and_filters(server: &TestServer) {
     let hidden = server.ok(LIST, &bob, json!({"project_name": "main"})).await;
     assert_eq!(hidden, json!([]));
     let too_many = server.post(LIST, ADMIN_TOKEN, json!({"limit": 101})).await;
-    assert!(too_many.status.is_client_error(), "{}", too_many.body);
+    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(too_many.body["detail"][0]["type"], "less_than_equal");
+    assert_eq!(too_many.body["detail"][0]["loc"], json!(["body", "limit"]));
+    let submissions = json!({"job_submissions_limit": 11});
+    let too_many = server.post(LIST, ADMIN_TOKEN, submissions).await;
+    assert_eq!(too_many.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 async fn members_of_another_project_cannot_reach_its_runs(server: &TestServer) {

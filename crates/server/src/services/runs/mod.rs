@@ -44,9 +44,11 @@ const DRY_RUN_NAME: &str = "dry-run";
 /// Offers per job in a plan when the client does not say.
 const DEFAULT_MAX_OFFERS: u32 = 50;
 /// The largest page of `runs/list`.
-const MAX_LIST_LIMIT: u32 = 100;
+pub const MAX_LIST_LIMIT: u32 = 100;
 /// The most submissions per job `runs/list` may ask for.
-const MAX_JOB_SUBMISSIONS: u32 = 10;
+pub const MAX_JOB_SUBMISSIONS: u32 = 10;
+/// The most offers per job a plan may ask for.
+pub const MAX_OFFERS: u32 = 10_000;
 
 fn run_not_found() -> ServiceError {
     ServiceError::NotFound("Run not found".to_owned())
@@ -84,6 +86,7 @@ pub async fn get(
 }
 
 /// `runs/list`: runs of the caller's projects (every project for a global admin), newest first.
+/// The API has checked the bounds of `limit` and `job_submissions_limit`.
 pub async fn list(
     db: &Database,
     caller: &Caller,
@@ -91,16 +94,6 @@ pub async fn list(
 ) -> Result<Vec<Run>, ServiceError> {
     let pool = db.pool();
     let submissions = request.job_submissions_limit.unwrap_or(MAX_JOB_SUBMISSIONS);
-    if submissions > MAX_JOB_SUBMISSIONS {
-        return Err(ServiceError::Invalid(format!(
-            "job_submissions_limit should be at most {MAX_JOB_SUBMISSIONS}"
-        )));
-    }
-    if request.limit.0 > MAX_LIST_LIMIT {
-        return Err(ServiceError::Invalid(format!(
-            "limit should be at most {MAX_LIST_LIMIT}"
-        )));
-    }
     let mut filter = RunFilter {
         member_id: (!caller.is_admin()).then(|| caller.user.id.to_string()),
         only_active: request.only_active,
@@ -165,7 +158,7 @@ pub async fn list(
     Ok(runs)
 }
 
-/// `runs/get_plan`: the effective spec, one job plan per job of the first replica, the run of
+/// `runs/get_plan` (`max_offers` already bounded by the API): the effective spec, one job plan per job of the first replica, the run of
 /// the same name and whether applying creates or updates.
 pub async fn get_plan(
     db: &Database,
@@ -174,11 +167,6 @@ pub async fn get_plan(
     request: &GetRunPlanRequest,
 ) -> Result<RunPlan, ServiceError> {
     let max_offers = request.max_offers.unwrap_or(DEFAULT_MAX_OFFERS);
-    if !(1..=10_000).contains(&max_offers) {
-        return Err(ServiceError::Invalid(
-            "max_offers should be between 1 and 10000".to_owned(),
-        ));
-    }
     let effective = spec::effective(&request.run_spec, caller.user.ssh_public_key.as_deref())?;
     let run_name = effective.run_name.as_deref().unwrap_or(DRY_RUN_NAME);
     let mut job_plans = Vec::new();

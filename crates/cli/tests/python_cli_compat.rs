@@ -63,10 +63,12 @@ fn setup_path(name: &str) -> String {
     })
 }
 
-/// Runs the Python `dstack` with `home` as HOME, whatever its exit status.
+/// Runs the Python `dstack` with `home` as HOME and working directory (where configuration
+/// files must be), whatever its exit status.
 fn python_cli_output(cli: &str, home: &Path, args: &[&str]) -> Output {
     Command::new(cli)
         .args(args)
+        .current_dir(home)
         .env("HOME", home)
         .env("COLUMNS", "200")
         .env_remove("DSTACK_PROJECT")
@@ -238,4 +240,52 @@ fn the_python_cli_shows_events_of_our_server() {
         event_lines(&users).is_empty(),
         "user events are not inside a project:\n{users}"
     );
+}
+
+/// The task the run tests apply.
+const TASK_YAML: &str = "type: task\nname: hello\ncommands:\n  - echo hello\n";
+
+/// Lists runs through the SDK's `Client.from_config()`; prints `name status` per run.
+const SDK_RUNS_SCRIPT: &str = r#"
+from dstack.api import Client
+
+client = Client.from_config()
+for run in client.runs.list(all=True):
+    print(run.name, run.status.value)
+print("deleted" if client.runs.get("hello") is None else "present")
+"#;
+
+#[test]
+fn the_python_cli_applies_lists_stops_and_deletes_a_run() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let server = Server::start(home.path());
+    std::fs::write(home.path().join("task.dstack.yml"), TASK_YAML).expect("write the task");
+    let task = "task.dstack.yml";
+
+    let applied = python_cli(&cli, home.path(), &["apply", "-f", task, "-y", "-d"]);
+    assert!(
+        applied.contains("Run hello submitted, detaching..."),
+        "{applied}"
+    );
+    let stored = python_sdk(home.path(), &server, SDK_RUNS_SCRIPT);
+    assert_eq!(stored, "hello submitted\npresent\n");
+    for args in [&["ps"][..], &["ps", "-a"]] {
+        let table = python_cli(&cli, home.path(), args);
+        let hello = row(&table, "hello").unwrap_or_else(|| panic!("no hello row:\n{table}"));
+        assert!(hello.contains("submitted"), "{table}");
+    }
+
+    let stopped = python_cli(&cli, home.path(), &["stop", "-y", "hello"]);
+    assert!(stopped.contains("Stopped"), "{stopped}");
+    let table = python_cli(&cli, home.path(), &["ps", "-a"]);
+    let hello = row(&table, "hello").unwrap_or_else(|| panic!("no hello row:\n{table}"));
+    assert!(hello.contains("stopped"), "{table}");
+    let listed = python_sdk(home.path(), &server, SDK_RUNS_SCRIPT);
+    assert_eq!(listed, "hello terminated\npresent\n");
+
+    let deleted = python_cli(&cli, home.path(), &["delete", "-f", task, "-y"]);
+    assert!(deleted.contains("Run hello deleted"), "{deleted}");
+    let after = python_sdk(home.path(), &server, SDK_RUNS_SCRIPT);
+    assert!(after.ends_with("deleted\n"), "{after}");
 }

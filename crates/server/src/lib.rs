@@ -113,6 +113,7 @@ async fn start(
         encryption,
         permissions: config.permissions(),
         integrations: settings.integrations.clone(),
+        code_upload_limit: settings.code_upload_limit,
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

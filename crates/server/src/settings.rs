@@ -67,6 +67,15 @@ pub struct Settings {
     /// The URL clients reach the server at [default: http://HOST:PORT].
     #[arg(long, env = "DSTACK_SERVER_URL")]
     pub server_url: Option<String>,
+    /// The largest code or file archive upload, in bytes, by its `Content-Length`; 0 turns the
+    /// check off.
+    #[arg(
+        long,
+        env = "DSTACK_SERVER_CODE_UPLOAD_LIMIT",
+        default_value_t = DEFAULT_CODE_UPLOAD_LIMIT,
+        hide = true
+    )]
+    pub code_upload_limit: u64,
     /// The home directory that holds `.dstack/`: `$HOME`, or the working directory without it.
     #[arg(skip = home_from_env())]
     pub home: PathBuf,
@@ -100,6 +109,9 @@ impl Integrations {
     }
 }
 
+/// dstack's default upload limit: 2 MiB.
+pub const DEFAULT_CODE_UPLOAD_LIMIT: u64 = 2 * 1024 * 1024;
+
 fn home_from_env() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
@@ -118,6 +130,7 @@ impl Settings {
             server_dir: None,
             database_url: None,
             server_url: None,
+            code_upload_limit: DEFAULT_CODE_UPLOAD_LIMIT,
             home,
             integrations: Integrations::default(),
         }

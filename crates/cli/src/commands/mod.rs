@@ -26,13 +26,13 @@ enum Command {
     /// Print the JSON Schema of the configuration files, for editors.
     Schema,
     /// Run the dstack server.
-    Server(server::ServerArgs),
+    Server(Box<server::ServerArgs>),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(args) => apply::run(&args),
         Command::Schema => schema::run(),
-        Command::Server(args) => server::run(args),
+        Command::Server(args) => server::run(*args),
     }
 }

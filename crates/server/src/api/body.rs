@@ -1,8 +1,10 @@
 //! Request bodies: [`JsonBody`] for endpoints that need one, [`OptionalBody`] for those where
-//! no body means defaults (api.md §1.2). Both name the offending field on bad input.
+//! no body means defaults (api.md §1.2). Both name the offending field on bad input;
+//! [`QueryParams`] does the same for query strings.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
 use serde::de::DeserializeOwned;
@@ -215,6 +217,52 @@ impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalB
             return Ok(Self(T::default()));
         }
         decode(&bytes).map(Self)
+    }
+}
+
+/// Refuses a numeric field outside `min..=max` with FastAPI's 422, as the reference server's
+/// request models do.
+pub fn check_bounds(
+    field: &str,
+    value: Option<u32>,
+    min: u32,
+    max: u32,
+) -> Result<(), ServerError> {
+    let (kind, msg) = match value {
+        Some(value) if value < min => (
+            "greater_than_equal",
+            format!("Input should be greater than or equal to {min}"),
+        ),
+        Some(value) if value > max => (
+            "less_than_equal",
+            format!("Input should be less than or equal to {max}"),
+        ),
+        _ => return Ok(()),
+    };
+    Err(ServerError::InvalidBody {
+        kind,
+        loc: vec!["body".to_owned(), field.to_owned()],
+        msg,
+    })
+}
+
+/// A query string decoded as `T`; a bad one is a 422 naming `query`, as JSON like every
+/// other error (axum's own rejection is plain text, which the CLI cannot read).
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ServerError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| ServerError::InvalidBody {
+                kind: "value_error",
+                loc: vec!["query".to_owned()],
+                msg: rejection.body_text(),
+            })
     }
 }
 

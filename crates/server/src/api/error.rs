@@ -137,6 +137,10 @@ impl ServerError {
                     StatusCode::BAD_REQUEST,
                     list(Some(ErrorCode::ResourceExists), msg.clone()),
                 ),
+                ServiceError::RepoNotFound(msg) => (
+                    StatusCode::BAD_REQUEST,
+                    list(Some(ErrorCode::RepoDoesNotExist), msg.clone()),
+                ),
                 ServiceError::Invalid(msg) => (
                     StatusCode::BAD_REQUEST,
                     list(Some(ErrorCode::Error), msg.clone()),

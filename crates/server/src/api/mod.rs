@@ -11,17 +11,25 @@ pub mod body;
 pub mod error;
 pub mod events;
 pub mod exports;
+pub mod files;
+pub mod fleets;
+pub mod logs;
 pub mod metrics;
 pub mod projects;
+pub mod prometheus;
 pub mod public_keys;
+pub mod repos;
+pub mod runs;
 pub mod secrets;
 pub mod server;
 pub mod sshproxy;
 pub mod templates;
+pub mod uploads;
 pub mod users;
 pub mod version;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::{get, post};
 
@@ -42,7 +50,12 @@ pub struct AppState {
     pub permissions: DefaultPermissions,
     /// Switches and tokens of `/api/sshproxy` and `/metrics`.
     pub integrations: Integrations,
+    /// The largest upload in bytes; 0 for no limit.
+    pub code_upload_limit: u64,
 }
+
+/// Room for the multipart framing around an upload of the largest allowed size.
+const MULTIPART_OVERHEAD: usize = 64 * 1024;
 
 /// All routes of the server.
 pub fn router(state: AppState) -> Router {
@@ -142,11 +155,54 @@ pub fn router(state: AppState) -> Router {
         .route("/users/public_keys/add", post(public_keys::add))
         .route("/users/public_keys/delete", post(public_keys::delete))
         .route("/users/refresh_ssh_key", post(users::refresh_ssh_key))
+        .route("/project/{project_name}/repos/list", post(repos::list))
+        .route("/project/{project_name}/repos/get", post(repos::get))
+        .route("/project/{project_name}/repos/init", post(repos::init))
+        .route("/project/{project_name}/repos/delete", post(repos::delete))
+        .route(
+            "/files/get_archive_by_hash",
+            post(files::get_archive_by_hash),
+        )
+        .route("/project/{project_name}/fleets/list", post(fleets::list))
+        .route("/project/{project_name}/logs/poll", post(logs::poll))
+        .route(
+            "/project/{project_name}/metrics/job/{run_name}",
+            get(metrics::job),
+        )
+        .route("/runs/list", post(runs::list))
+        .route("/project/{project_name}/runs/get", post(runs::get))
+        .route(
+            "/project/{project_name}/runs/get_plan",
+            post(runs::get_plan),
+        )
+        .route("/project/{project_name}/runs/apply", post(runs::apply))
+        .route("/project/{project_name}/runs/submit", post(runs::apply))
+        .route("/project/{project_name}/runs/stop", post(runs::stop))
+        .route("/project/{project_name}/runs/delete", post(runs::delete))
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
+    // Uploads read their own (larger) bodies, so they sit outside `read_whole_body`.
+    let limit = state.code_upload_limit;
+    let body_limit = match usize::try_from(limit) {
+        Ok(0) | Err(_) => DefaultBodyLimit::disable(),
+        Ok(limit) => DefaultBodyLimit::max(limit.saturating_add(MULTIPART_OVERHEAD)),
+    };
+    let uploads = Router::new()
+        .route(
+            "/project/{project_name}/repos/upload_code",
+            post(repos::upload_code),
+        )
+        .route("/files/upload_archive", post(files::upload_archive))
+        .layer(body_limit)
+        .layer(middleware::from_fn(version::check_client_version))
+        .layer(middleware::from_fn_with_state(
+            limit,
+            uploads::check_upload_size,
+        ));
+    let api = api.merge(uploads);
     Router::new()
         .route("/healthcheck", get(server::healthcheck))
-        .route("/metrics", get(metrics::get))
+        .route("/metrics", get(prometheus::get))
         .nest("/api", api)
         .fallback(|| async { ServerError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })

@@ -16,9 +16,15 @@
 
 pub mod backends;
 pub mod events;
+pub mod files;
+pub mod jobs;
+pub mod logs;
 pub mod members;
+pub mod metrics;
 pub mod projects;
 pub mod public_keys;
+pub mod repos;
+pub mod runs;
 pub mod secrets;
 pub mod users;
 
@@ -228,6 +234,11 @@ impl CreatedAtCursor {
     /// The page's filter and order for a table aliased `alias`, with the cursor bound as
     /// `$first` and `$first + 1`, and the limit as `$first + 2`.
     pub fn sql(&self, alias: &str, first: usize) -> String {
+        self.sql_on(alias, "created_at", first)
+    }
+
+    /// The same over another time column of the table, e.g. runs' `submitted_at`.
+    pub fn sql_on(&self, alias: &str, column: &str, first: usize) -> String {
         let (at, id, limit) = (first, first + 1, first + 2);
         let (after, id_after, order) = if self.ascending {
             (">", "<", "ASC")
@@ -236,9 +247,9 @@ impl CreatedAtCursor {
         };
         let id_order = if self.ascending { "DESC" } else { "ASC" };
         format!(
-            " AND (${at} IS NULL OR {alias}.created_at {after} ${at} OR \
-             ({alias}.created_at = ${at} AND ${id} IS NOT NULL AND {alias}.id {id_after} ${id})) \
-             ORDER BY {alias}.created_at {order}, {alias}.id {id_order} LIMIT ${limit}"
+            " AND (${at} IS NULL OR {alias}.{column} {after} ${at} OR \
+             ({alias}.{column} = ${at} AND ${id} IS NOT NULL AND {alias}.id {id_after} ${id})) \
+             ORDER BY {alias}.{column} {order}, {alias}.id {id_order} LIMIT ${limit}"
         )
     }
 }

@@ -13,10 +13,16 @@ pub mod backends;
 pub mod bootstrap;
 pub mod encryption;
 pub mod events;
+pub mod files;
+pub mod logs;
 pub mod metrics;
 pub mod names;
+pub mod offers;
 pub mod projects;
+pub mod prometheus;
 pub mod public_keys;
+pub mod repos;
+pub mod runs;
 pub mod secrets;
 pub mod users;
 
@@ -33,6 +39,9 @@ pub enum ServiceError {
     /// The name is taken.
     #[error("{0}")]
     AlreadyExists(String),
+    /// The repo a request names is not initialised in the project.
+    #[error("{0}")]
+    RepoNotFound(String),
     /// The request breaks a rule; the message says which.
     #[error("{0}")]
     Invalid(String),

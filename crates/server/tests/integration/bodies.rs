@@ -45,6 +45,22 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/project/main/exports/list", false),
     ("/api/project/main/imports/list", false),
     ("/api/project/main/imports/delete", true),
+    ("/api/runs/list", true),
+    ("/api/project/main/runs/get", true),
+    ("/api/project/main/runs/get_plan", true),
+    ("/api/project/main/runs/apply", true),
+    ("/api/project/main/runs/submit", true),
+    ("/api/project/main/runs/stop", true),
+    ("/api/project/main/runs/delete", true),
+    ("/api/project/main/repos/list", false),
+    ("/api/project/main/repos/get", true),
+    ("/api/project/main/repos/init", true),
+    ("/api/project/main/repos/delete", true),
+    ("/api/project/main/repos/upload_code?repo_id=none", true),
+    ("/api/files/upload_archive", true),
+    ("/api/files/get_archive_by_hash", true),
+    ("/api/project/main/logs/poll", true),
+    ("/api/project/main/metrics/job/nope", false),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.
@@ -65,6 +81,15 @@ fn malformed() -> Vec<String> {
         r#"{"limit": 99999999999999999999, "prev_created_at": "yesterday", "prev_id": "x"}"#,
         r#"{"is_public": "yes", "reset_templates_repo": 3, "return_total_count": "no"}"#,
         r#"{"members": [{"username": "admin", "project_role": "owner"}]}"#,
+        r#"{"run_spec": {"configuration": {"type": "task", "nodes": -1}}, "max_offers": 0}"#,
+        r#"{"run_spec": {"configuration": {"type": "service", "port": "x"}}}"#,
+        r#"{"run_spec": {"run_name": "Bad Name", "configuration": {"type": "dev-environment", "ide": "vim"}}}"#,
+        r#"{"plan": {"run_spec": {"configuration": {"type": "task"}}, "current_resource": 5}, "force": "no"}"#,
+        r#"{"plan": {"run_spec": {"configuration": {"type": "task", "commands": ["x"], "image": "a", "python": "3.12"}}}}"#,
+        r#"{"runs_names": "hello", "abort": 1, "run_name": 5, "id": "not-a-uuid"}"#,
+        r#"{"repo_id": 5, "repo_info": {"repo_type": "svn"}, "repo_creds": {"clone_url": null}}"#,
+        r#"{"run_name": "x", "job_submission_id": "nope", "limit": 5000, "next_token": 7}"#,
+        r#"{"job_submissions_limit": 99, "prev_submitted_at": "2020-01-01", "prev_run_id": 3}"#,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -3,9 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN_TOKEN, TestServer};
-
-const TRAFFIC: &str = include_str!("../../../core/tests/fixtures/api-traffic-0.22.5.jsonl");
+use crate::support::{ADMIN_TOKEN, TestServer, recorded_exchanges};
 
 /// Paths this server implements.
 fn implemented(path: &str) -> bool {
@@ -65,8 +63,7 @@ async fn recorded_exchanges_get_the_same_answers(server: &TestServer) {
     server.create_project("proj2", ADMIN_TOKEN).await;
 
     let mut replayed = 0;
-    for line in TRAFFIC.lines() {
-        let exchange: Value = serde_json::from_str(line).expect("a recorded exchange");
+    for exchange in recorded_exchanges() {
         let path = exchange["path"].as_str().expect("path");
         if !implemented(path) {
             continue;

@@ -283,6 +283,24 @@ impl TestServer {
         (status, content_type, response.text().await.expect("body"))
     }
 
+    /// A multipart upload of `bytes` as the field `file` named `file_name`, as `token`.
+    pub async fn upload(&self, path: &str, token: &str, file_name: &str, bytes: &[u8]) -> Reply {
+        let part = reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(file_name.to_owned());
+        let form = reqwest::multipart::Form::new().part("file", part);
+        let response = self
+            .client
+            .post(format!("{}{path}", self.url))
+            .bearer_auth(token)
+            .header("X-API-VERSION", "0.22.5")
+            .multipart(form)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body = response.json().await.expect("a JSON body");
+        Reply { status, body }
+    }
+
     /// A call with a JSON body, as `token`.
     pub async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
         self.send(path, Some(token), Some("0.22.5"), Some(body.to_string()))
@@ -328,6 +346,16 @@ impl TestServer {
         )
         .await
     }
+}
+
+const TRAFFIC: &str = include_str!("../../../core/tests/fixtures/api-traffic-0.22.5.jsonl");
+
+/// The exchanges the 0.22.5 CLI had with the reference server, in order.
+pub fn recorded_exchanges() -> Vec<Value> {
+    TRAFFIC
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a recorded exchange"))
+        .collect()
 }
 
 /// The business error body dstack sends with 400.

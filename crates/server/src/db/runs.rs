@@ -1,0 +1,284 @@
+//! The `runs` table, read with the names of the run's project and submitter.
+//!
+//! The spec is stored as the JSON the service wrote; statuses and reasons as their wire
+//! strings.
+
+use std::str::FromStr;
+
+use dstack_core::api::common::Uuid4;
+use dstack_core::status::{RunStatus, RunTerminationReason};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Executor, Row};
+
+use super::{CreatedAtCursor, DbError, parse_id};
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    /// The id.
+    pub id: Uuid4,
+    /// The project's id.
+    pub project_id: Uuid4,
+    /// The project's name.
+    pub project_name: String,
+    /// The submitter's name.
+    pub user_name: String,
+    /// The repo id the run was submitted from.
+    pub repo_id: String,
+    /// The name, unique among the project's live runs.
+    pub run_name: String,
+    /// Microseconds.
+    pub submitted_at: i64,
+    /// Microseconds.
+    pub last_processed_at: i64,
+    /// The status.
+    pub status: RunStatus,
+    /// Why it ended or is ending.
+    pub termination_reason: Option<RunTerminationReason>,
+    /// The effective run spec, JSON.
+    pub run_spec: String,
+    /// The service's `ServiceSpec`, JSON, for services.
+    pub service_spec: Option<String>,
+    /// The current deployment.
+    pub deployment_num: i64,
+    /// When a scheduled run fires next, microseconds.
+    pub next_triggered_at: Option<i64>,
+    /// Whether the run was deleted.
+    pub deleted: bool,
+}
+
+const SELECT: &str = "SELECT r.id, r.project_id, p.name AS project_name, u.name AS user_name, \
+    r.repo_id, r.run_name, r.submitted_at, r.last_processed_at, r.status, \
+    r.termination_reason, r.run_spec, r.service_spec, r.deployment_num, r.next_triggered_at, \
+    r.deleted FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id";
+
+/// Parses a stored wire string.
+pub(super) fn parse_enum<T: FromStr>(column: &'static str, text: &str) -> Result<T, DbError> {
+    text.parse().map_err(|_| DbError::Corrupt {
+        column,
+        value: text.to_owned(),
+    })
+}
+
+fn from_row(row: &AnyRow) -> Result<RunRow, DbError> {
+    let id: String = row.try_get("id")?;
+    let project_id: String = row.try_get("project_id")?;
+    let status: String = row.try_get("status")?;
+    let reason: Option<String> = row.try_get("termination_reason")?;
+    let deleted: i64 = row.try_get("deleted")?;
+    Ok(RunRow {
+        id: parse_id("runs.id", &id)?,
+        project_id: parse_id("runs.project_id", &project_id)?,
+        project_name: row.try_get("project_name")?,
+        user_name: row.try_get("user_name")?,
+        repo_id: row.try_get("repo_id")?,
+        run_name: row.try_get("run_name")?,
+        submitted_at: row.try_get("submitted_at")?,
+        last_processed_at: row.try_get("last_processed_at")?,
+        status: parse_enum("runs.status", &status)?,
+        termination_reason: reason
+            .map(|text| parse_enum("runs.termination_reason", &text))
+            .transpose()?,
+        run_spec: row.try_get("run_spec")?,
+        service_spec: row.try_get("service_spec")?,
+        deployment_num: row.try_get("deployment_num")?,
+        next_triggered_at: row.try_get("next_triggered_at")?,
+        deleted: deleted != 0,
+    })
+}
+
+/// What a new run row holds.
+#[derive(Debug, Clone)]
+pub struct NewRun<'a> {
+    /// The id.
+    pub id: Uuid4,
+    /// The project.
+    pub project_id: Uuid4,
+    /// The submitter.
+    pub user_id: Uuid4,
+    /// The repo id.
+    pub repo_id: &'a str,
+    /// The name.
+    pub run_name: &'a str,
+    /// Microseconds; also the first `last_processed_at`.
+    pub submitted_at: i64,
+    /// The initial status.
+    pub status: RunStatus,
+    /// The effective spec, JSON.
+    pub run_spec: &'a str,
+    /// The service spec, JSON.
+    pub service_spec: Option<&'a str>,
+    /// The configuration's priority.
+    pub priority: i64,
+}
+
+/// Inserts a run; a live run of the same name is [`DbError::UniqueViolation`].
+pub async fn insert<'e>(
+    db: impl Executor<'e, Database = Any>,
+    run: &NewRun<'_>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO runs (id, project_id, user_id, repo_id, run_name, submitted_at, \
+         last_processed_at, status, run_spec, service_spec, priority) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)",
+    )
+    .bind(run.id.to_string())
+    .bind(run.project_id.to_string())
+    .bind(run.user_id.to_string())
+    .bind(run.repo_id)
+    .bind(run.run_name)
+    .bind(run.submitted_at)
+    .bind(run.status.as_str())
+    .bind(run.run_spec)
+    .bind(run.service_spec)
+    .bind(run.priority)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The project's live run with this name.
+pub async fn find_by_name<'e>(
+    db: impl Executor<'e, Database = Any>,
+    project_id: Uuid4,
+    run_name: &str,
+) -> Result<Option<RunRow>, DbError> {
+    let sql = format!("{SELECT} WHERE r.project_id = $1 AND r.run_name = $2 AND r.deleted = 0");
+    let row = sqlx::query(&sql)
+        .bind(project_id.to_string())
+        .bind(run_name)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The project's run with this id, deleted or not.
+pub async fn find_by_id<'e>(
+    db: impl Executor<'e, Database = Any>,
+    project_id: Uuid4,
+    id: &str,
+) -> Result<Option<RunRow>, DbError> {
+    let sql = format!("{SELECT} WHERE r.project_id = $1 AND r.id = $2");
+    let row = sqlx::query(&sql)
+        .bind(project_id.to_string())
+        .bind(id)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Which runs `runs/list` covers.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    /// Only runs of projects this user is a member of; `None` for every project.
+    pub member_id: Option<String>,
+    /// Only this project.
+    pub project_id: Option<String>,
+    /// Only this repo.
+    pub repo_id: Option<String>,
+    /// Only this submitter.
+    pub user_id: Option<String>,
+    /// Leave out finished runs.
+    pub only_active: bool,
+}
+
+const FILTER: &str = "p.deleted = 0 AND ($1 IS NULL OR EXISTS \
+    (SELECT 1 FROM members m WHERE m.project_id = r.project_id AND m.user_id = $1)) \
+    AND ($2 IS NULL OR r.project_id = $2) AND ($3 IS NULL OR r.repo_id = $3) \
+    AND ($4 IS NULL OR r.user_id = $4) \
+    AND ($5 = 0 OR r.status NOT IN ('terminated', 'failed', 'done'))";
+
+/// One page of runs, deleted ones included (as dstack lists them).
+pub async fn list_page<'e>(
+    db: impl Executor<'e, Database = Any>,
+    filter: &RunFilter,
+    cursor: &CreatedAtCursor,
+) -> Result<Vec<RunRow>, DbError> {
+    let sql = format!(
+        "{SELECT} WHERE {FILTER}{}",
+        cursor.sql_on("r", "submitted_at", 6)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(&filter.member_id)
+        .bind(&filter.project_id)
+        .bind(&filter.repo_id)
+        .bind(&filter.user_id)
+        .bind(i64::from(filter.only_active))
+        .bind(cursor.prev_created_at)
+        .bind(&cursor.prev_id)
+        .bind(cursor.limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Soft-deletes the project's live, finished run with this name, if any.
+pub async fn delete_finished_by_name<'e>(
+    db: impl Executor<'e, Database = Any>,
+    project_id: Uuid4,
+    run_name: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE runs SET deleted = 1 WHERE project_id = $1 AND run_name = $2 AND deleted = 0 \
+         AND status IN ('terminated', 'failed', 'done')",
+    )
+    .bind(project_id.to_string())
+    .bind(run_name)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Soft-deletes a run.
+pub async fn mark_deleted<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid4,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE runs SET deleted = 1 WHERE id = $1")
+        .bind(id.to_string())
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Moves a run to `status` with `reason`, only from the status it was read in; false when
+/// another writer moved it first.
+pub async fn set_status<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid4,
+    from: RunStatus,
+    status: RunStatus,
+    reason: Option<RunTerminationReason>,
+    now: i64,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE runs SET status = $1, termination_reason = $2, last_processed_at = $3 \
+         WHERE id = $4 AND status = $5",
+    )
+    .bind(status.as_str())
+    .bind(reason.map(RunTerminationReason::as_str))
+    .bind(now)
+    .bind(id.to_string())
+    .bind(from.as_str())
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the spec of an active run in place and starts its next deployment.
+pub async fn update_spec<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid4,
+    run_spec: &str,
+    priority: i64,
+    deployment_num: i64,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE runs SET run_spec = $1, priority = $2, deployment_num = $3 WHERE id = $4")
+        .bind(run_spec)
+        .bind(priority)
+        .bind(deployment_num)
+        .bind(id.to_string())
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -9,6 +9,9 @@ pub mod auth;
 pub mod backends;
 pub mod body;
 pub mod error;
+pub mod fleets;
+pub mod gpus;
+pub mod instances;
 pub mod projects;
 pub mod secrets;
 pub mod server;
@@ -70,6 +73,31 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/project/{project_name}/secrets/delete",
             post(secrets::delete),
+        )
+        .route("/fleets/list", post(fleets::list))
+        .route(
+            "/project/{project_name}/fleets/list",
+            post(fleets::list_project),
+        )
+        .route("/project/{project_name}/fleets/get", post(fleets::get))
+        .route(
+            "/project/{project_name}/fleets/get_plan",
+            post(fleets::get_plan),
+        )
+        .route("/project/{project_name}/fleets/apply", post(fleets::apply))
+        .route(
+            "/project/{project_name}/fleets/delete",
+            post(fleets::delete),
+        )
+        .route(
+            "/project/{project_name}/fleets/delete_instances",
+            post(fleets::delete_instances),
+        )
+        .route("/project/{project_name}/gpus/list", post(gpus::list))
+        .route("/instances/list", post(instances::list))
+        .route(
+            "/project/{project_name}/instances/get",
+            post(instances::get),
         )
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));

@@ -3,7 +3,8 @@
 //! - [`Database`]: the pool and which engine it talks to.
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
-//! - [`users`], [`projects`], [`members`], [`secrets`]: named queries, one module per table.
+//! - [`users`], [`projects`], [`members`], [`secrets`], [`fleets`], [`instances`]: named
+//!   queries, one module per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
 //! runs on both engines. That holds because the schema keeps to types both engines and `Any`
@@ -12,6 +13,8 @@
 //! integers (`Any` decodes SQLite booleans as integers). Placeholders are `$N`, which both
 //! drivers bind by number. Migrations differ only in column type names, one folder per engine.
 
+pub mod fleets;
+pub mod instances;
 pub mod members;
 pub mod projects;
 pub mod secrets;

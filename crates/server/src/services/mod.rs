@@ -1,14 +1,21 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`projects`], [`secrets`]: one module per resource.
+//! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`]: one
+//!   module per resource.
+//! - [`fleet_specs`]: pure rules over fleet specs; [`offers`]: offers for a job's requirements.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
 pub mod bootstrap;
 pub mod encryption;
+pub mod fleet_specs;
+pub mod fleets;
+pub mod gpus;
+pub mod instances;
 pub mod names;
+pub mod offers;
 pub mod projects;
 pub mod secrets;
 pub mod users;

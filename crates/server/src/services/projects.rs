@@ -63,15 +63,20 @@ pub async fn find_access(
     }))
 }
 
+/// What a member with `role` may do. Server defaults: every member may manage SSH fleets,
+/// only admins secrets.
+pub fn member_permissions(role: ProjectRole) -> MemberPermissions {
+    MemberPermissions {
+        can_manage_ssh_fleets: true,
+        can_manage_secrets: role == ProjectRole::Admin,
+    }
+}
+
 fn to_member(row: &MemberRow) -> Member {
     Member {
         user: to_user(&row.user),
         project_role: row.role,
-        // Server defaults: every member may manage SSH fleets, only admins secrets.
-        permissions: MemberPermissions {
-            can_manage_ssh_fleets: true,
-            can_manage_secrets: row.role == ProjectRole::Admin,
-        },
+        permissions: member_permissions(row.role),
     }
 }
 

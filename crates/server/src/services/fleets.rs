@@ -282,11 +282,12 @@ pub async fn apply(
     }
     let stored = parse_spec(&row)?;
     if !request.force {
-        let seen = request.plan.current_resource.as_ref();
-        let unchanged = seen.is_some_and(|fleet| {
-            fleet.id == row.id && without_keys(&fleet.spec) == without_keys(&stored)
-        });
-        if !unchanged {
+        // The plan saw no fleet of this name, so the caller meant to create one: someone
+        // else's create came first.
+        let Some(seen) = request.plan.current_resource.as_ref() else {
+            return Err(resource_exists());
+        };
+        if seen.id != row.id || without_keys(&seen.spec) != without_keys(&stored) {
             return Err(ServiceError::Invalid(
                 "Failed to apply plan. Resource has been changed. Try again or use force apply."
                     .to_owned(),

@@ -4,6 +4,7 @@
 mod auth;
 mod bodies;
 mod first_start;
+mod fleets;
 mod projects;
 mod replay;
 mod secrets;

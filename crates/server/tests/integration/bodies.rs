@@ -24,6 +24,16 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/projects/main/add_members", true),
     ("/api/projects/main/remove_members", true),
     ("/api/projects/main/update", true),
+    ("/api/fleets/list", true),
+    ("/api/project/main/fleets/list", true),
+    ("/api/project/main/fleets/get", true),
+    ("/api/project/main/fleets/get_plan", true),
+    ("/api/project/main/fleets/apply", true),
+    ("/api/project/main/fleets/delete", true),
+    ("/api/project/main/fleets/delete_instances", true),
+    ("/api/instances/list", true),
+    ("/api/project/main/instances/get", true),
+    ("/api/project/main/gpus/list", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.
@@ -44,6 +54,12 @@ fn malformed() -> Vec<String> {
         r#"{"limit": 99999999999999999999, "prev_created_at": "yesterday", "prev_id": "x"}"#,
         r#"{"is_public": "yes", "reset_templates_repo": 3, "return_total_count": "no"}"#,
         r#"{"members": [{"username": "admin", "project_role": "owner"}]}"#,
+        r#"{"name": 7, "id": "not-a-uuid", "names": [null], "instance_nums": [-1]}"#,
+        r#"{"spec": {"configuration": {"type": "fleet", "nodes": "x", "ssh_config": 1}}}"#,
+        r#"{"spec": {"configuration": {"type": "task"}, "profile": {}}}"#,
+        r#"{"plan": {"spec": null, "current_resource": {"id": 1}}, "force": "yes"}"#,
+        r#"{"project_names": "main", "fleet_ids": ["x"], "only_active": 2}"#,
+        r#"{"run_spec": {"configuration": {"type": "service"}}, "group_by": ["gpu"]}"#,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -63,10 +63,12 @@ fn setup_path(name: &str) -> String {
     })
 }
 
-/// Runs the Python `dstack` with `home` as HOME, whatever its exit status.
+/// Runs the Python `dstack` with `home` as HOME and working directory (configuration files
+/// must lie under it), whatever its exit status.
 fn python_cli_output(cli: &str, home: &Path, args: &[&str]) -> Output {
     Command::new(cli)
         .args(args)
+        .current_dir(home)
         .env("HOME", home)
         .env("COLUMNS", "200")
         .env_remove("DSTACK_PROJECT")
@@ -186,4 +188,65 @@ fn the_python_sdk_reads_and_writes_users_and_projects() {
     let server = Server::start(home.path());
     let stdout = python_sdk(home.path(), &server, SDK_SCRIPT);
     assert!(stdout.contains("sdk checks passed"), "{stdout}");
+}
+
+/// An SSH fleet over two loopback hosts; nothing connects to them yet, the fleet is stored.
+fn write_ssh_fleet(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("idkey");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+    let path = dir.join("fleet.dstack.yml");
+    let yaml = format!(
+        "type: fleet\nname: ssh-fleet\nssh_config:\n  user: ubuntu\n  identity_file: {}\n  \
+         hosts:\n    - 127.0.0.1\n    - 127.0.0.2\n",
+        key.display()
+    );
+    std::fs::write(&path, yaml).expect("write the fleet configuration");
+    path
+}
+
+#[test]
+fn the_python_cli_applies_lists_and_deletes_an_ssh_fleet() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+    let fleet = write_ssh_fleet(home.path());
+    let fleet = fleet.to_str().expect("utf-8 path");
+
+    let applied = python_cli(&cli, home.path(), &["apply", "-f", fleet, "-y", "-d"]);
+    assert!(
+        applied.contains("Fleet configuration submitted"),
+        "{applied}"
+    );
+    let again = python_cli(&cli, home.path(), &["apply", "-f", fleet, "-y", "-d"]);
+    assert!(
+        again.contains("No configuration changes detected"),
+        "{again}"
+    );
+
+    let listed = python_cli(&cli, home.path(), &["fleet"]);
+    let fleet_row = row(&listed, "ssh-fleet").unwrap_or_else(|| panic!("no fleet:\n{listed}"));
+    assert!(fleet_row.contains("active"), "{listed}");
+    for instance in ["instance=0", "instance=1"] {
+        let line = row(&listed, instance).unwrap_or_else(|| panic!("no {instance}:\n{listed}"));
+        assert!(
+            line.contains("ssh (remote)") && line.contains("pending"),
+            "{listed}"
+        );
+    }
+
+    // No instance is idle yet, so there is nothing to offer.
+    let grouped = python_cli(&cli, home.path(), &["offer", "--group-by", "gpu"]);
+    assert!(grouped.contains("Group by     gpu"), "{grouped}");
+    assert!(!grouped.contains("H100"), "{grouped}");
+
+    let deleted = python_cli(&cli, home.path(), &["fleet", "delete", "ssh-fleet", "-y"]);
+    assert!(deleted.contains("Fleet ssh-fleet deleted"), "{deleted}");
+    let listed = python_cli(&cli, home.path(), &["fleet"]);
+    let fleet_row = row(&listed, "ssh-fleet").unwrap_or_else(|| panic!("no fleet:\n{listed}"));
+    assert!(fleet_row.contains("terminating"), "{listed}");
 }

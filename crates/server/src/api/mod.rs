@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod server;
 pub mod users;
 pub mod version;
+pub mod volumes;
 
 use axum::Router;
 use axum::middleware;
@@ -94,6 +95,20 @@ pub fn router(state: AppState) -> Router {
             post(fleets::delete_instances),
         )
         .route("/project/{project_name}/gpus/list", post(gpus::list))
+        .route("/volumes/list", post(volumes::list))
+        .route(
+            "/project/{project_name}/volumes/list",
+            post(volumes::list_project),
+        )
+        .route("/project/{project_name}/volumes/get", post(volumes::get))
+        .route(
+            "/project/{project_name}/volumes/create",
+            post(volumes::create),
+        )
+        .route(
+            "/project/{project_name}/volumes/delete",
+            post(volumes::delete),
+        )
         .route("/instances/list", post(instances::list))
         .route(
             "/project/{project_name}/instances/get",

@@ -3,8 +3,8 @@
 //! - [`Database`]: the pool and which engine it talks to.
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
-//! - [`users`], [`projects`], [`members`], [`secrets`], [`fleets`], [`instances`]: named
-//!   queries, one module per table.
+//! - [`users`], [`projects`], [`members`], [`secrets`], [`fleets`], [`instances`],
+//!   [`volumes`]: named queries, one module per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
 //! runs on both engines. That holds because the schema keeps to types both engines and `Any`
@@ -19,6 +19,7 @@ pub mod members;
 pub mod projects;
 pub mod secrets;
 pub mod users;
+pub mod volumes;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,8 +1,8 @@
 //! Business rules per resource; the only code that writes rows.
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
-//! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`]: one
-//!   module per resource.
+//! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`],
+//!   [`volumes`]: one module per resource.
 //! - [`fleet_specs`]: pure rules over fleet specs; [`offers`]: offers for a job's requirements.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
@@ -19,6 +19,7 @@ pub mod offers;
 pub mod projects;
 pub mod secrets;
 pub mod users;
+pub mod volumes;
 
 use sha2::{Digest, Sha256};
 

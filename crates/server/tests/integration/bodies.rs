@@ -34,6 +34,11 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/instances/list", true),
     ("/api/project/main/instances/get", true),
     ("/api/project/main/gpus/list", true),
+    ("/api/volumes/list", true),
+    ("/api/project/main/volumes/list", false),
+    ("/api/project/main/volumes/get", true),
+    ("/api/project/main/volumes/create", true),
+    ("/api/project/main/volumes/delete", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.
@@ -60,6 +65,8 @@ fn malformed() -> Vec<String> {
         r#"{"plan": {"spec": null, "current_resource": {"id": 1}}, "force": "yes"}"#,
         r#"{"project_names": "main", "fleet_ids": ["x"], "only_active": 2}"#,
         r#"{"run_spec": {"configuration": {"type": "service"}}, "group_by": ["gpu"]}"#,
+        r#"{"configuration": {"type": "volume", "backend": "nfs", "size": "big"}}"#,
+        r#"{"configuration": {"type": "volume", "backend": "aws", "region": 1, "size": -5}}"#,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -11,3 +11,4 @@ mod replay;
 mod secrets;
 mod support;
 mod users;
+mod volumes;

@@ -10,6 +10,7 @@ pub mod backends;
 pub mod body;
 pub mod error;
 pub mod fleets;
+pub mod gateways;
 pub mod gpus;
 pub mod instances;
 pub mod projects;
@@ -108,6 +109,35 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/project/{project_name}/volumes/delete",
             post(volumes::delete),
+        )
+        .route(
+            "/project/{project_name}/gateways/list",
+            post(gateways::list),
+        )
+        .route("/project/{project_name}/gateways/get", post(gateways::get))
+        .route(
+            "/project/{project_name}/gateways/get_plan",
+            post(gateways::get_plan),
+        )
+        .route(
+            "/project/{project_name}/gateways/apply",
+            post(gateways::apply),
+        )
+        .route(
+            "/project/{project_name}/gateways/create",
+            post(gateways::create),
+        )
+        .route(
+            "/project/{project_name}/gateways/delete",
+            post(gateways::delete),
+        )
+        .route(
+            "/project/{project_name}/gateways/set_default",
+            post(gateways::set_default),
+        )
+        .route(
+            "/project/{project_name}/gateways/set_wildcard_domain",
+            post(gateways::set_wildcard_domain),
         )
         .route("/instances/list", post(instances::list))
         .route(

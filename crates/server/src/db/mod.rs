@@ -4,7 +4,7 @@
 //! - [`DbError`]: driver errors turned into what callers act on (a taken name, a schema from
 //!   a newer server).
 //! - [`users`], [`projects`], [`members`], [`secrets`], [`fleets`], [`instances`],
-//!   [`volumes`]: named queries, one module per table.
+//!   [`volumes`], [`gateways`]: named queries, one module per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
 //! runs on both engines. That holds because the schema keeps to types both engines and `Any`
@@ -14,6 +14,7 @@
 //! drivers bind by number. Migrations differ only in column type names, one folder per engine.
 
 pub mod fleets;
+pub mod gateways;
 pub mod instances;
 pub mod members;
 pub mod projects;

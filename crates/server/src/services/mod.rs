@@ -2,7 +2,7 @@
 //!
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
 //! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`],
-//!   [`volumes`]: one module per resource.
+//!   [`volumes`], [`gateways`]: one module per resource.
 //! - [`fleet_specs`]: pure rules over fleet specs; [`offers`]: offers for a job's requirements.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
@@ -12,6 +12,7 @@ pub mod bootstrap;
 pub mod encryption;
 pub mod fleet_specs;
 pub mod fleets;
+pub mod gateways;
 pub mod gpus;
 pub mod instances;
 pub mod names;

@@ -39,6 +39,14 @@ const ENDPOINTS: &[(&str, bool)] = &[
     ("/api/project/main/volumes/get", true),
     ("/api/project/main/volumes/create", true),
     ("/api/project/main/volumes/delete", true),
+    ("/api/project/main/gateways/list", true),
+    ("/api/project/main/gateways/get", true),
+    ("/api/project/main/gateways/get_plan", true),
+    ("/api/project/main/gateways/apply", true),
+    ("/api/project/main/gateways/create", true),
+    ("/api/project/main/gateways/delete", true),
+    ("/api/project/main/gateways/set_default", true),
+    ("/api/project/main/gateways/set_wildcard_domain", true),
 ];
 
 /// Bodies that are not JSON, or not the JSON any endpoint expects.
@@ -67,6 +75,8 @@ fn malformed() -> Vec<String> {
         r#"{"run_spec": {"configuration": {"type": "service"}}, "group_by": ["gpu"]}"#,
         r#"{"configuration": {"type": "volume", "backend": "nfs", "size": "big"}}"#,
         r#"{"configuration": {"type": "volume", "backend": "aws", "region": 1, "size": -5}}"#,
+        r#"{"configuration": {"type": "gateway", "backend": "aws", "certificate": {"type": 1}}}"#,
+        r#"{"spec": {"configuration": {"type": "gateway", "replicas": -1}}, "wildcard_domain": 5}"#,
     ]
     .into_iter()
     .map(str::to_owned)

@@ -5,6 +5,7 @@ mod auth;
 mod bodies;
 mod first_start;
 mod fleets;
+mod gateways;
 mod offers;
 mod projects;
 mod replay;

@@ -1,5 +1,6 @@
-//! The official dstack 0.22.5 Python CLI and SDK against our server: the project commands and
-//! the users and projects API as the real client sends and parses them.
+//! The official dstack 0.22.5 Python CLI and SDK against our server: the project, fleet,
+//! offer, volume and gateway commands, and the users and projects API, as the real client
+//! sends and parses them.
 
 mod support;
 
@@ -249,4 +250,63 @@ fn the_python_cli_applies_lists_and_deletes_an_ssh_fleet() {
     let listed = python_cli(&cli, home.path(), &["fleet"]);
     let fleet_row = row(&listed, "ssh-fleet").unwrap_or_else(|| panic!("no fleet:\n{listed}"));
     assert!(fleet_row.contains("terminating"), "{listed}");
+}
+
+/// Applies `yaml` as `file` under `home` with the Python CLI, detached.
+fn apply_yaml(cli: &str, home: &Path, file: &str, yaml: &str) -> String {
+    std::fs::write(home.join(file), yaml).expect("write the configuration");
+    python_cli(cli, home, &["apply", "-f", file, "-y", "-d"])
+}
+
+#[test]
+fn the_python_cli_creates_lists_and_deletes_volumes_and_gateways() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+    let home = home.path();
+
+    let empty = python_cli(&cli, home, &["volume"]);
+    assert!(
+        empty.contains("NAME") && !empty.contains("cli-vol"),
+        "{empty}"
+    );
+    let empty = python_cli(&cli, home, &["gateway"]);
+    assert!(
+        empty.contains("DOMAIN") && !empty.contains("cli-gw"),
+        "{empty}"
+    );
+
+    let volume = "type: volume\nname: cli-vol\nbackend: aws\nregion: eu-west-1\nsize: 100GB\n";
+    let applied = apply_yaml(&cli, home, "vol.dstack.yml", volume);
+    assert!(
+        applied.contains("Volume configuration submitted"),
+        "{applied}"
+    );
+    let gateway = "type: gateway\nname: cli-gw\nbackend: aws\nregion: eu-west-1\n\
+                   domain: cli.example.com\n";
+    let applied = apply_yaml(&cli, home, "gw.dstack.yml", gateway);
+    assert!(
+        applied.contains("Gateway configuration submitted"),
+        "{applied}"
+    );
+
+    let volumes = python_cli(&cli, home, &["volume"]);
+    let line = row(&volumes, "cli-vol").unwrap_or_else(|| panic!("no volume:\n{volumes}"));
+    assert!(
+        line.contains("aws (eu-west-1)") && line.contains("submitted"),
+        "{volumes}"
+    );
+    let gateways = python_cli(&cli, home, &["gateway"]);
+    let line = row(&gateways, "cli-gw").unwrap_or_else(|| panic!("no gateway:\n{gateways}"));
+    assert!(
+        line.contains("cli.example.com") && line.contains(DEFAULT_MARK),
+        "{gateways}"
+    );
+
+    let deleted = python_cli(&cli, home, &["delete", "-f", "vol.dstack.yml", "-y"]);
+    assert!(deleted.contains("Volume cli-vol deleted"), "{deleted}");
+    let deleted = python_cli(&cli, home, &["delete", "-f", "gw.dstack.yml", "-y"]);
+    assert!(deleted.contains("Gateway cli-gw deleted"), "{deleted}");
+    assert!(row(&python_cli(&cli, home, &["volume"]), "cli-vol").is_none());
+    assert!(row(&python_cli(&cli, home, &["gateway"]), "cli-gw").is_none());
 }

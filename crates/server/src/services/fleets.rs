@@ -16,6 +16,7 @@ use dstack_core::backend::BackendType;
 use dstack_core::configuration::fleet::{Blocks, Placement};
 use dstack_core::configuration::profile::SpotPolicy;
 use dstack_core::configuration::ssh::{SshHost, SshKey, SshProxyParams};
+use dstack_core::fleet_specs::{self, check_can_update, host_changes, without_keys};
 use dstack_core::offers::{
     Disk, InstanceAvailability, InstanceOfferWithAvailability, InstanceRuntime, InstanceType,
     Requirements, Resources,
@@ -25,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
-use super::fleet_specs::{self, check_can_update, host_changes, without_keys};
 use super::instances::{parse_json, to_instance};
 use super::offers::{self, Source};
 use super::projects::{ProjectAccess, member_permissions};

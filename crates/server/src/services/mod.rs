@@ -3,14 +3,13 @@
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
 //! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`],
 //!   [`volumes`], [`gateways`]: one module per resource.
-//! - [`fleet_specs`]: pure rules over fleet specs; [`offers`]: offers for a job's requirements.
+//! - [`offers`]: offers for a job's requirements, from every source.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`names`]: generated `adjective-noun-N` names, retried until unique.
 //! - [`bootstrap`]: the admin user and the `main` project of a first start.
 
 pub mod bootstrap;
 pub mod encryption;
-pub mod fleet_specs;
 pub mod fleets;
 pub mod gateways;
 pub mod gpus;

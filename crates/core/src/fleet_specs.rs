@@ -3,8 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use dstack_core::api::fleets::FleetSpec;
-use dstack_core::configuration::ssh::{SshHost, SshParams, SshProxyParams};
+use crate::api::fleets::FleetSpec;
+use crate::configuration::ssh::{SshHost, SshParams, SshProxyParams};
 use serde_json::Value;
 
 /// Fields of a cloud fleet's configuration that an apply may change in place.

@@ -104,6 +104,7 @@ pub async fn list(
     request: ListFleetsRequest,
 ) -> Result<Vec<Fleet>, ServiceError> {
     let page = request.page;
+    super::check_page_limit(page.limit.0, 100)?;
     let filter = FleetFilter {
         member_id: (!caller.is_admin()).then(|| caller.user.id.to_string()),
         project_name: request.project_name,

@@ -109,12 +109,18 @@ pub fn check_list_filters(name_pattern: Option<&str>, limit: u32) -> Result<(), 
             "name_pattern should match regex '^[a-zA-Z0-9-_]*$'".to_owned(),
         ));
     }
-    if limit > MAX_LIST_LIMIT {
-        return Err(ServiceError::Invalid(format!(
-            "limit should be at most {MAX_LIST_LIMIT}"
-        )));
+    check_page_limit(limit, MAX_LIST_LIMIT)
+}
+
+/// Refuses a page larger than `max`, as dstack's request models do.
+pub fn check_page_limit(limit: u32, max: u32) -> Result<(), ServiceError> {
+    if limit > max {
+        Err(ServiceError::Invalid(format!(
+            "limit should be at most {max}"
+        )))
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

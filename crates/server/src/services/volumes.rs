@@ -74,6 +74,7 @@ pub async fn list(
     request: ListVolumesRequest,
 ) -> Result<Vec<Volume>, ServiceError> {
     let page = request.page;
+    super::check_page_limit(page.limit.0, 100)?;
     let filter = VolumeFilter {
         member_id: (!caller.is_admin()).then(|| caller.user.id.to_string()),
         project_name: request.project_name,

@@ -519,6 +519,10 @@ async fn members_see_only_their_projects_fleets(server: &TestServer) {
         )
         .await;
     assert_eq!(names(&next), ["b-fleet"]);
+    let too_big = server
+        .post("/api/fleets/list", ADMIN_TOKEN, json!({"limit": 101}))
+        .await;
+    business_error("error", &too_big);
     let bobs_instances = server.ok("/api/instances/list", &alice, json!({})).await;
     assert_eq!(bobs_instances, json!([]), "alice sees no instance of beta");
     let admin_instances = server

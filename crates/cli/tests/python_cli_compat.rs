@@ -1,5 +1,6 @@
-//! The official dstack 0.22.5 Python CLI and SDK against our server: the project commands and
-//! the users and projects API as the real client sends and parses them.
+//! The official dstack 0.22.5 Python CLI and SDK against our server: the project, fleet,
+//! offer, volume and gateway commands, and the users and projects API, as the real client
+//! sends and parses them.
 
 mod support;
 
@@ -288,4 +289,124 @@ fn the_python_cli_applies_lists_stops_and_deletes_a_run() {
     assert!(deleted.contains("Run hello deleted"), "{deleted}");
     let after = python_sdk(home.path(), &server, SDK_RUNS_SCRIPT);
     assert!(after.ends_with("deleted\n"), "{after}");
+}
+
+/// An SSH fleet over two loopback hosts; nothing connects to them yet, the fleet is stored.
+fn write_ssh_fleet(dir: &Path) -> std::path::PathBuf {
+    let key = dir.join("idkey");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+    let path = dir.join("fleet.dstack.yml");
+    let yaml = format!(
+        "type: fleet\nname: ssh-fleet\nssh_config:\n  user: ubuntu\n  identity_file: {}\n  \
+         hosts:\n    - 127.0.0.1\n    - 127.0.0.2\n",
+        key.display()
+    );
+    std::fs::write(&path, yaml).expect("write the fleet configuration");
+    path
+}
+
+#[test]
+fn the_python_cli_applies_lists_and_deletes_an_ssh_fleet() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+    let fleet = write_ssh_fleet(home.path());
+    let fleet = fleet.to_str().expect("utf-8 path");
+
+    let applied = python_cli(&cli, home.path(), &["apply", "-f", fleet, "-y", "-d"]);
+    assert!(
+        applied.contains("Fleet configuration submitted"),
+        "{applied}"
+    );
+    let again = python_cli(&cli, home.path(), &["apply", "-f", fleet, "-y", "-d"]);
+    assert!(
+        again.contains("No configuration changes detected"),
+        "{again}"
+    );
+
+    let listed = python_cli(&cli, home.path(), &["fleet"]);
+    let fleet_row = row(&listed, "ssh-fleet").unwrap_or_else(|| panic!("no fleet:\n{listed}"));
+    assert!(fleet_row.contains("active"), "{listed}");
+    for instance in ["instance=0", "instance=1"] {
+        let line = row(&listed, instance).unwrap_or_else(|| panic!("no {instance}:\n{listed}"));
+        assert!(
+            line.contains("ssh (remote)") && line.contains("pending"),
+            "{listed}"
+        );
+    }
+
+    // No instance is idle yet, so there is nothing to offer.
+    let grouped = python_cli(&cli, home.path(), &["offer", "--group-by", "gpu"]);
+    assert!(grouped.contains("Group by     gpu"), "{grouped}");
+    assert!(!grouped.contains("H100"), "{grouped}");
+
+    let deleted = python_cli(&cli, home.path(), &["fleet", "delete", "ssh-fleet", "-y"]);
+    assert!(deleted.contains("Fleet ssh-fleet deleted"), "{deleted}");
+    let listed = python_cli(&cli, home.path(), &["fleet"]);
+    let fleet_row = row(&listed, "ssh-fleet").unwrap_or_else(|| panic!("no fleet:\n{listed}"));
+    assert!(fleet_row.contains("terminating"), "{listed}");
+}
+
+/// Applies `yaml` as `file` under `home` with the Python CLI, detached.
+fn apply_yaml(cli: &str, home: &Path, file: &str, yaml: &str) -> String {
+    std::fs::write(home.join(file), yaml).expect("write the configuration");
+    python_cli(cli, home, &["apply", "-f", file, "-y", "-d"])
+}
+
+#[test]
+fn the_python_cli_creates_lists_and_deletes_volumes_and_gateways() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+    let home = home.path();
+
+    let empty = python_cli(&cli, home, &["volume"]);
+    assert!(
+        empty.contains("NAME") && !empty.contains("cli-vol"),
+        "{empty}"
+    );
+    let empty = python_cli(&cli, home, &["gateway"]);
+    assert!(
+        empty.contains("DOMAIN") && !empty.contains("cli-gw"),
+        "{empty}"
+    );
+
+    let volume = "type: volume\nname: cli-vol\nbackend: aws\nregion: eu-west-1\nsize: 100GB\n";
+    let applied = apply_yaml(&cli, home, "vol.dstack.yml", volume);
+    assert!(
+        applied.contains("Volume configuration submitted"),
+        "{applied}"
+    );
+    let gateway = "type: gateway\nname: cli-gw\nbackend: aws\nregion: eu-west-1\n\
+                   domain: cli.example.com\n";
+    let applied = apply_yaml(&cli, home, "gw.dstack.yml", gateway);
+    assert!(
+        applied.contains("Gateway configuration submitted"),
+        "{applied}"
+    );
+
+    let volumes = python_cli(&cli, home, &["volume"]);
+    let line = row(&volumes, "cli-vol").unwrap_or_else(|| panic!("no volume:\n{volumes}"));
+    assert!(
+        line.contains("aws (eu-west-1)") && line.contains("submitted"),
+        "{volumes}"
+    );
+    let gateways = python_cli(&cli, home, &["gateway"]);
+    let line = row(&gateways, "cli-gw").unwrap_or_else(|| panic!("no gateway:\n{gateways}"));
+    assert!(
+        line.contains("cli.example.com") && line.contains(DEFAULT_MARK),
+        "{gateways}"
+    );
+
+    let deleted = python_cli(&cli, home, &["delete", "-f", "vol.dstack.yml", "-y"]);
+    assert!(deleted.contains("Volume cli-vol deleted"), "{deleted}");
+    let deleted = python_cli(&cli, home, &["delete", "-f", "gw.dstack.yml", "-y"]);
+    assert!(deleted.contains("Gateway cli-gw deleted"), "{deleted}");
+    assert!(row(&python_cli(&cli, home, &["volume"]), "cli-vol").is_none());
+    assert!(row(&python_cli(&cli, home, &["gateway"]), "cli-gw").is_none());
 }

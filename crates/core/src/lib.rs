@@ -8,6 +8,7 @@ pub mod backend;
 pub mod configuration;
 pub mod duration;
 pub mod env;
+pub mod fleet_specs;
 pub mod memory;
 pub mod mounts;
 pub mod offers;

@@ -1,18 +1,92 @@
-//! SEAM: fleets. Only `fleets/list` is here, answering `[]`: the CLI asks for the project's
-//! fleets whenever a plan has no offers, and fails on a 404. The fleets work provides the real
-//! module with this path; at merge that version replaces this file.
+//! Fleets: `POST /api/fleets/list` and `/api/project/{project_name}/fleets/*` (api.md §2.9).
 
 use axum::Json;
-use dstack_core::api::fleets::{Fleet, ListProjectFleetsRequest};
+use axum::extract::State;
+use dstack_core::api::fleets::{
+    ApplyFleetPlanRequest, DeleteFleetInstancesRequest, DeleteFleetsRequest, Fleet, FleetPlan,
+    GetFleetPlanRequest, GetFleetRequest, ListFleetsRequest, ListProjectFleetsRequest,
+};
 
-use super::auth::ProjectMember;
-use super::body::OptionalBody;
+use super::AppState;
+use super::auth::{Authenticated, ProjectMember};
+use super::body::{JsonBody, OptionalBody};
 use super::error::ServerError;
+use crate::services::fleets;
 
-/// `list`: the project's fleets; none until fleets exist.
+/// `fleets/list`: fleets of every project the caller is a member of.
 pub async fn list(
-    _project: ProjectMember,
+    State(state): State<AppState>,
+    Authenticated(caller): Authenticated,
+    OptionalBody(request): OptionalBody<ListFleetsRequest>,
+) -> Result<Json<Vec<Fleet>>, ServerError> {
+    Ok(Json(fleets::list(state.db.pool(), &caller, request).await?))
+}
+
+/// Project `fleets/list`: the project's live fleets.
+pub async fn list_project(
+    State(state): State<AppState>,
+    project: ProjectMember,
     OptionalBody(_request): OptionalBody<ListProjectFleetsRequest>,
 ) -> Result<Json<Vec<Fleet>>, ServerError> {
-    Ok(Json(Vec::new()))
+    Ok(Json(
+        fleets::list_project(state.db.pool(), &project.access).await?,
+    ))
+}
+
+/// `get`: a fleet by name or id.
+pub async fn get(
+    State(state): State<AppState>,
+    project: ProjectMember,
+    JsonBody(request): JsonBody<GetFleetRequest>,
+) -> Result<Json<Fleet>, ServerError> {
+    Ok(Json(
+        fleets::get(state.db.pool(), &project.access, &request).await?,
+    ))
+}
+
+/// `get_plan`: what applying the spec would do.
+pub async fn get_plan(
+    State(state): State<AppState>,
+    project: ProjectMember,
+    JsonBody(request): JsonBody<GetFleetPlanRequest>,
+) -> Result<Json<FleetPlan>, ServerError> {
+    let plan = fleets::get_plan(&state.db, &project.access, &project.caller, request.spec);
+    Ok(Json(plan.await?))
+}
+
+/// `apply`: creates or updates the fleet.
+pub async fn apply(
+    State(state): State<AppState>,
+    project: ProjectMember,
+    JsonBody(request): JsonBody<ApplyFleetPlanRequest>,
+) -> Result<Json<Fleet>, ServerError> {
+    Ok(Json(
+        fleets::apply(state.db.pool(), &project.access, request).await?,
+    ))
+}
+
+/// `delete`: the named fleets; answers `null`.
+pub async fn delete(
+    State(state): State<AppState>,
+    project: ProjectMember,
+    JsonBody(request): JsonBody<DeleteFleetsRequest>,
+) -> Result<Json<()>, ServerError> {
+    fleets::delete(state.db.pool(), &project.access, &request.names).await?;
+    Ok(Json(()))
+}
+
+/// `delete_instances`: some instances of one fleet; answers `null`.
+pub async fn delete_instances(
+    State(state): State<AppState>,
+    project: ProjectMember,
+    JsonBody(request): JsonBody<DeleteFleetInstancesRequest>,
+) -> Result<Json<()>, ServerError> {
+    let done = fleets::delete_instances(
+        state.db.pool(),
+        &project.access,
+        &request.name,
+        &request.instance_nums,
+    );
+    done.await?;
+    Ok(Json(()))
 }

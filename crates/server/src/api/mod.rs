@@ -13,6 +13,9 @@ pub mod events;
 pub mod exports;
 pub mod files;
 pub mod fleets;
+pub mod gateways;
+pub mod gpus;
+pub mod instances;
 pub mod logs;
 pub mod metrics;
 pub mod projects;
@@ -27,6 +30,7 @@ pub mod templates;
 pub mod uploads;
 pub mod users;
 pub mod version;
+pub mod volumes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -163,7 +167,6 @@ pub fn router(state: AppState) -> Router {
             "/files/get_archive_by_hash",
             post(files::get_archive_by_hash),
         )
-        .route("/project/{project_name}/fleets/list", post(fleets::list))
         .route("/project/{project_name}/logs/poll", post(logs::poll))
         .route(
             "/project/{project_name}/metrics/job/{run_name}",
@@ -179,6 +182,74 @@ pub fn router(state: AppState) -> Router {
         .route("/project/{project_name}/runs/submit", post(runs::apply))
         .route("/project/{project_name}/runs/stop", post(runs::stop))
         .route("/project/{project_name}/runs/delete", post(runs::delete))
+        .route("/fleets/list", post(fleets::list))
+        .route(
+            "/project/{project_name}/fleets/list",
+            post(fleets::list_project),
+        )
+        .route("/project/{project_name}/fleets/get", post(fleets::get))
+        .route(
+            "/project/{project_name}/fleets/get_plan",
+            post(fleets::get_plan),
+        )
+        .route("/project/{project_name}/fleets/apply", post(fleets::apply))
+        .route(
+            "/project/{project_name}/fleets/delete",
+            post(fleets::delete),
+        )
+        .route(
+            "/project/{project_name}/fleets/delete_instances",
+            post(fleets::delete_instances),
+        )
+        .route("/project/{project_name}/gpus/list", post(gpus::list))
+        .route("/volumes/list", post(volumes::list))
+        .route(
+            "/project/{project_name}/volumes/list",
+            post(volumes::list_project),
+        )
+        .route("/project/{project_name}/volumes/get", post(volumes::get))
+        .route(
+            "/project/{project_name}/volumes/create",
+            post(volumes::create),
+        )
+        .route(
+            "/project/{project_name}/volumes/delete",
+            post(volumes::delete),
+        )
+        .route(
+            "/project/{project_name}/gateways/list",
+            post(gateways::list),
+        )
+        .route("/project/{project_name}/gateways/get", post(gateways::get))
+        .route(
+            "/project/{project_name}/gateways/get_plan",
+            post(gateways::get_plan),
+        )
+        .route(
+            "/project/{project_name}/gateways/apply",
+            post(gateways::apply),
+        )
+        .route(
+            "/project/{project_name}/gateways/create",
+            post(gateways::create),
+        )
+        .route(
+            "/project/{project_name}/gateways/delete",
+            post(gateways::delete),
+        )
+        .route(
+            "/project/{project_name}/gateways/set_default",
+            post(gateways::set_default),
+        )
+        .route(
+            "/project/{project_name}/gateways/set_wildcard_domain",
+            post(gateways::set_wildcard_domain),
+        )
+        .route("/instances/list", post(instances::list))
+        .route(
+            "/project/{project_name}/instances/get",
+            post(instances::get),
+        )
         .layer(middleware::from_fn(version::check_client_version))
         .layer(middleware::from_fn(body::read_whole_body));
     // Uploads read their own (larger) bodies, so they sit outside `read_whole_body`.

@@ -6,6 +6,8 @@
 //! - [`users`], [`projects`], [`members`], [`secrets`], [`events`],
 //!   [`public_keys`], [`backends`]: named queries, one module
 //!   per table.
+//! - [`users`], [`projects`], [`members`], [`secrets`], [`fleets`], [`instances`],
+//!   [`volumes`], [`gateways`]: named queries, one module per table.
 //!
 //! Why sqlx's `Any` driver rather than an enum over two pools: every query is written once and
 //! runs on both engines. That holds because the schema keeps to types both engines and `Any`
@@ -17,6 +19,9 @@
 pub mod backends;
 pub mod events;
 pub mod files;
+pub mod fleets;
+pub mod gateways;
+pub mod instances;
 pub mod jobs;
 pub mod logs;
 pub mod members;
@@ -27,6 +32,7 @@ pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod users;
+pub mod volumes;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -3,6 +3,9 @@
 //! - [`ServiceError`]: what a rule refused, in domain terms; `api::error` maps it to HTTP.
 //! - [`users`], [`public_keys`], [`projects`], [`secrets`], [`backends`]: one module per
 //!   resource.
+//! - [`users`], [`projects`], [`secrets`], [`fleets`], [`instances`], [`gpus`],
+//!   [`volumes`], [`gateways`]: one module per resource.
+//! - [`offers`]: offers for a job's requirements, from every source.
 //! - [`encryption`]: the keys that encrypt values at rest.
 //! - [`events`]: the audit log every service records its changes in.
 //! - [`metrics`]: the gauges of `GET /metrics`.
@@ -14,6 +17,10 @@ pub mod bootstrap;
 pub mod encryption;
 pub mod events;
 pub mod files;
+pub mod fleets;
+pub mod gateways;
+pub mod gpus;
+pub mod instances;
 pub mod logs;
 pub mod metrics;
 pub mod names;
@@ -25,6 +32,7 @@ pub mod repos;
 pub mod runs;
 pub mod secrets;
 pub mod users;
+pub mod volumes;
 
 use sha2::{Digest, Sha256};
 
@@ -117,12 +125,18 @@ pub fn check_list_filters(name_pattern: Option<&str>, limit: u32) -> Result<(), 
             "name_pattern should match regex '^[a-zA-Z0-9-_]*$'".to_owned(),
         ));
     }
-    if limit > MAX_LIST_LIMIT {
-        return Err(ServiceError::Invalid(format!(
-            "limit should be at most {MAX_LIST_LIMIT}"
-        )));
+    check_page_limit(limit, MAX_LIST_LIMIT)
+}
+
+/// Refuses a page larger than `max`, as dstack's request models do.
+pub fn check_page_limit(limit: u32, max: u32) -> Result<(), ServiceError> {
+    if limit > max {
+        Err(ServiceError::Invalid(format!(
+            "limit should be at most {max}"
+        )))
+    } else {
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

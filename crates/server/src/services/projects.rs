@@ -51,6 +51,13 @@ impl ProjectAccess {
     pub fn is_admin(&self) -> bool {
         self.global_admin || self.role == Some(ProjectRole::Admin)
     }
+
+    /// Whether the caller may create and change SSH fleets: admins always, other members
+    /// when `allow_non_admins_manage_ssh_fleets` is on.
+    pub fn can_manage_ssh_fleets(&self) -> bool {
+        self.is_admin()
+            || (self.role.is_some() && self.permissions.allow_non_admins_manage_ssh_fleets)
+    }
 }
 
 /// The named project with the caller's role in it; `None` when it does not exist.

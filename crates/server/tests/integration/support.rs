@@ -358,6 +358,15 @@ pub fn recorded_exchanges() -> Vec<Value> {
         .collect()
 }
 
+/// A pool of its own on the server's database, to write rows as the pipelines will.
+pub async fn open_db(server: &TestServer) -> dstack_server::db::Database {
+    let settings = server.storage.as_ref().expect("storage").settings();
+    let url = settings.database_url.as_ref().map(|url| url.0.clone());
+    dstack_server::db::Database::open(url.as_deref(), &settings.server_dir())
+        .await
+        .expect("open the database")
+}
+
 /// The business error body dstack sends with 400.
 pub fn business_error(code: &str, reply: &Reply) {
     assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);

@@ -177,9 +177,9 @@ pub async fn get_plan(
     for job_spec in job_specs::plan_jobs(&effective, run_name)? {
         let (offers, total) = offers::offers_for_requirements(
             db,
-            access.project.id,
+            access.project.id.as_uuid(),
             &job_spec.requirements,
-            usize::try_from(max_offers).unwrap_or(usize::MAX),
+            Some(usize::try_from(max_offers).unwrap_or(usize::MAX)),
         )
         .await?;
         job_plans.push(JobPlan {

@@ -1,13 +1,28 @@
 //! Command-line arguments and the dispatch of each subcommand.
 
 mod apply;
+mod completion;
+mod delete;
+mod fleet;
+mod offer;
+mod offers_table;
+mod project;
+mod ps;
+mod run_table;
 mod schema;
+mod secret;
 mod server;
+mod stop;
 
+use std::future::Future;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
 
+use crate::api::ProjectClient;
+
+/// The whole command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "dstack",
@@ -23,16 +38,71 @@ pub struct Cli {
 enum Command {
     /// Apply a configuration: a task, dev environment, service, fleet, volume or gateway.
     Apply(apply::ApplyArgs),
+    /// Delete the resource a configuration file names.
+    #[command(alias = "destroy")]
+    Delete(delete::DeleteArgs),
+    /// List and delete fleets.
+    Fleet(fleet::FleetArgs),
+    /// List the offers that match the given requirements.
+    Offer(offer::OfferArgs),
+    /// Manage the projects in ~/.dstack/config.yml.
+    Project(project::ProjectArgs),
+    /// List runs.
+    Ps(ps::PsArgs),
     /// Print the JSON Schema of the configuration files, for editors.
     Schema,
+    /// Manage project secrets.
+    Secret(secret::SecretArgs),
     /// Run the dstack server.
     Server(server::ServerArgs),
+    /// Stop a run.
+    Stop(stop::StopArgs),
+    /// Print a shell completion script.
+    Completion(completion::CompletionArgs),
 }
 
+/// Runs the parsed command; the exit code is the command's, errors are one line for stderr.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(args) => apply::run(&args),
+        Command::Delete(args) => delete::run(args),
+        Command::Fleet(args) => fleet::run(args),
+        Command::Offer(args) => offer::run(args),
+        Command::Project(args) => project::run(args),
+        Command::Ps(args) => ps::run(args),
         Command::Schema => schema::run(),
+        Command::Secret(args) => secret::run(args),
         Command::Server(args) => server::run(args),
+        Command::Stop(args) => stop::run(args),
+        Command::Completion(args) => completion::run(&args),
     }
+}
+
+/// `--project`, taken by every command that talks to a server.
+#[derive(Debug, Clone, Args)]
+struct ProjectArg {
+    /// The project; the default project in ~/.dstack/config.yml when unset.
+    #[arg(long, env = "DSTACK_PROJECT", global = true, value_name = "NAME")]
+    project: Option<String>,
+}
+
+impl ProjectArg {
+    fn client(&self) -> anyhow::Result<ProjectClient> {
+        Ok(crate::context::project_client(self.project.as_deref())?)
+    }
+}
+
+/// Runs `future` on a single-threaded runtime: the CLI makes one call at a time.
+fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    Ok(runtime.block_on(future))
+}
+
+/// Prints `Exiting...` after a `n` at a prompt, as dstack does, and exits 0.
+fn exiting() -> ExitCode {
+    println!("\nExiting...");
+    ExitCode::SUCCESS
 }

@@ -65,6 +65,11 @@ fn paint(code: &str, text: &str) -> String {
     }
 }
 
+/// Red text on a terminal (errors).
+pub fn red(text: &str) -> String {
+    paint("31", text)
+}
+
 /// Yellow text on a terminal (warnings).
 pub fn yellow(text: &str) -> String {
     paint("33", text)

@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{ADMIN_TOKEN, Server};
+use support::{ADMIN_TOKEN, Server, row, setup_path};
 
 /// How `dstack project list` marks the default project.
 const DEFAULT_MARK: &str = "✓";
@@ -56,13 +56,6 @@ assert isinstance(client.backends.list_backend_types(), list)
 print("sdk checks passed")
 "#;
 
-/// A path the setup script exports; the test fails, never skips, without it.
-fn setup_path(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test (it sources scripts/setup/30-dstack-cli.sh)")
-    })
-}
-
 /// Runs the Python `dstack` with `home` as HOME, whatever its exit status.
 fn python_cli_output(cli: &str, home: &Path, args: &[&str]) -> Output {
     Command::new(cli)
@@ -106,13 +99,6 @@ fn successful_stdout(what: &str, output: Output) -> String {
         output.status
     );
     stdout
-}
-
-/// The table row that names `project`, if any.
-fn row<'a>(table: &'a str, project: &str) -> Option<&'a str> {
-    table
-        .lines()
-        .find(|line| line.split_whitespace().next() == Some(project))
 }
 
 #[test]

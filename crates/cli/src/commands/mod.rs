@@ -4,6 +4,7 @@ mod apply;
 mod completion;
 mod delete;
 mod fleet;
+mod logs;
 mod offer;
 mod offers_table;
 mod project;
@@ -16,6 +17,7 @@ mod stop;
 
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -43,6 +45,8 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// List and delete fleets.
     Fleet(fleet::FleetArgs),
+    /// Print a run's logs.
+    Logs(logs::LogsArgs),
     /// List the offers that match the given requirements.
     Offer(offer::OfferArgs),
     /// Manage the projects in ~/.dstack/config.yml.
@@ -67,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => apply::run(&args),
         Command::Delete(args) => delete::run(args),
         Command::Fleet(args) => fleet::run(args),
+        Command::Logs(args) => logs::run(args),
         Command::Offer(args) => offer::run(args),
         Command::Project(args) => project::run(args),
         Command::Ps(args) => ps::run(args),
@@ -92,12 +97,21 @@ impl ProjectArg {
     }
 }
 
-/// Runs `future` on a single-threaded runtime: the CLI makes one call at a time.
+/// Runs `future` on the process's single-threaded runtime: the CLI makes one call at a time.
+/// One runtime for all calls, because pooled connections belong to the runtime that opened
+/// them.
 fn block_on<F: Future>(future: F) -> anyhow::Result<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    let runtime = match RUNTIME.get() {
+        Some(runtime) => runtime,
+        None => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            RUNTIME.get_or_init(|| runtime)
+        }
+    };
     Ok(runtime.block_on(future))
 }
 

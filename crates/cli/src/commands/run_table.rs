@@ -51,10 +51,12 @@ pub fn runs_table(runs: &[Run], verbose: bool, dates: Dates) -> Table {
         let run_error = run.error.clone().unwrap_or_default();
         if let [job] = run.jobs.as_slice() {
             let submission = job.job_submissions.last();
+            // A merged row shows the job's status, which says why (`no fleets`, `exited (1)`).
+            let status = submission.map_or(run_status, job_status);
             rows.add_row(row(
                 name,
                 submission,
-                run_status,
+                status,
                 run.submitted_at,
                 run_error,
                 verbose,

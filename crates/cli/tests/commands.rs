@@ -176,6 +176,59 @@ fn fleet_story(home: &Path) {
     assert_eq!(deleted.trim(), "Fleet cli-fleet deleted");
 }
 
+/// Volumes, gateways, events, metrics and login on a server with no backends, after
+/// [`run_story`].
+fn listings_story(home: &Path, server: &Server) {
+    let volumes = dstack(home, &["volume"], &[]).ok();
+    assert_eq!(volumes.trim_end(), " NAME  BACKEND  STATUS  CREATED");
+    let json: Value = serde_json::from_str(&dstack(home, &["volume", "--json"], &[]).ok())
+        .expect("volume --json prints JSON");
+    assert_eq!(json["volumes"], Value::Array(Vec::new()));
+    let missing = dstack(home, &["volume", "delete", "nope", "-y"], &[]).failed();
+    assert_eq!(missing.trim(), "Volume nope does not exist");
+    let gateways = dstack(home, &["gateway"], &[]).ok();
+    assert!(
+        gateways.starts_with(" NAME  BACKEND  HOSTNAME  DOMAIN  DEFAULT  STATUS"),
+        "{gateways}"
+    );
+    let missing = dstack(home, &["gateway", "get", "nope", "--json"], &[]).failed();
+    assert_eq!(missing.trim(), "Gateway nope does not exist");
+
+    let events = dstack(home, &["event"], &[]).ok();
+    assert!(
+        events
+            .lines()
+            .any(|line| line.contains("[👤admin] [run cli-fails] Run submitted")),
+        "{events}"
+    );
+    let metrics = dstack(home, &["metrics", "cli-fails"], &[]).ok();
+    assert!(
+        row(&metrics, "cpu").is_some_and(|line| line.contains("no data")),
+        "{metrics}"
+    );
+    let missing = dstack(home, &["metrics", "no-such-run"], &[]).failed();
+    assert_eq!(missing.trim(), "Run no-such-run not found");
+
+    let login = dstack(home, &["login", "--url", &server.url], &[]).failed();
+    assert!(
+        login.starts_with("No SSO providers configured on the server."),
+        "{login}"
+    );
+}
+
+#[test]
+fn completion_scripts_for_each_shell() {
+    let home = tempfile::tempdir().expect("temp home");
+    for (shell, marker) in [
+        ("bash", "_dstack()"),
+        ("zsh", "#compdef dstack"),
+        ("fish", "__fish_dstack"),
+    ] {
+        let script = dstack(home.path(), &["completion", shell], &[]).ok();
+        assert!(script.contains(marker), "{shell}: {script}");
+    }
+}
+
 #[test]
 fn commands_against_the_reference_server() {
     let home = tempfile::tempdir().expect("temp home");
@@ -225,6 +278,7 @@ fn commands_against_the_reference_server() {
     assert_eq!(stop.trim(), "Run no-such-run not found");
     run_story(home);
     fleet_story(home);
+    listings_story(home, &server);
 
     // The environment names the server and token; then the project must be named too.
     let env = [

@@ -1,5 +1,6 @@
 //! `dstack completion`: the shell completion script for bash, zsh or fish.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory};
@@ -19,6 +20,11 @@ pub fn run(args: &CompletionArgs) -> anyhow::Result<ExitCode> {
         .shell
         .parse()
         .map_err(|_| anyhow::anyhow!("unknown shell {}", args.shell))?;
-    clap_complete::generate(shell, &mut Cli::command(), "dstack", &mut std::io::stdout());
-    Ok(ExitCode::SUCCESS)
+    // clap_complete panics when its writer fails, e.g. on a closed pipe: render first.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "dstack", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
+    }
 }

@@ -3,8 +3,12 @@
 mod apply;
 mod completion;
 mod delete;
+mod event;
 mod fleet;
+mod gateway;
+mod login;
 mod logs;
+mod metrics;
 mod offer;
 mod offers_table;
 mod project;
@@ -14,6 +18,7 @@ mod schema;
 mod secret;
 mod server;
 mod stop;
+mod volume;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -43,10 +48,18 @@ enum Command {
     /// Delete the resource a configuration file names.
     #[command(alias = "destroy")]
     Delete(delete::DeleteArgs),
+    /// List the project's events.
+    Event(event::EventArgs),
     /// List and delete fleets.
     Fleet(fleet::FleetArgs),
+    /// List, delete and update gateways.
+    Gateway(gateway::GatewayArgs),
+    /// Log in to a server with SSO.
+    Login(login::LoginArgs),
     /// Print a run's logs.
     Logs(logs::LogsArgs),
+    /// Show a job's CPU, memory and GPU usage.
+    Metrics(metrics::MetricsArgs),
     /// List the offers that match the given requirements.
     Offer(offer::OfferArgs),
     /// Manage the projects in ~/.dstack/config.yml.
@@ -61,6 +74,8 @@ enum Command {
     Server(server::ServerArgs),
     /// Stop a run.
     Stop(stop::StopArgs),
+    /// List and delete volumes.
+    Volume(volume::VolumeArgs),
     /// Print a shell completion script.
     Completion(completion::CompletionArgs),
 }
@@ -70,7 +85,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(args) => apply::run(&args),
         Command::Delete(args) => delete::run(args),
+        Command::Event(args) => event::run(args),
         Command::Fleet(args) => fleet::run(args),
+        Command::Gateway(args) => gateway::run(args),
+        Command::Login(args) => login::run(&args),
+        Command::Metrics(args) => metrics::run(args),
+        Command::Volume(args) => volume::run(args),
         Command::Logs(args) => logs::run(args),
         Command::Offer(args) => offer::run(args),
         Command::Project(args) => project::run(args),

@@ -95,9 +95,11 @@ fn wait_for_status(home: &Path, run: &str, status: &str) {
 /// `apply -d` of a task, `ps -a`, `logs`, `stop -y`, `delete -f`; then `apply -y` of a task
 /// that fails for lack of fleets, which exits 1 with dstack's reason.
 fn run_story(home: &Path) {
+    std::fs::create_dir_all(home.join("data")).expect("mkdir data");
+    std::fs::write(home.join("data/input.txt"), "input").expect("write data");
     std::fs::write(
         home.join("task.dstack.yml"),
-        "type: task\nname: cli-task\ncommands:\n  - echo hello\n",
+        "type: task\nname: cli-task\nfiles:\n  - data:/opt/data\ncommands:\n  - echo hello\n",
     )
     .expect("write the task");
     let submitted = dstack(home, &["apply", "-f", "task.dstack.yml", "-y", "-d"], &[]).ok();
@@ -115,6 +117,16 @@ fn run_story(home: &Path) {
     );
     let listed = dstack(home, &["ps", "-a"], &[]).ok();
     assert!(row(&listed, "cli-task").is_some(), "{listed}");
+    let json: Value = serde_json::from_str(&dstack(home, &["ps", "--json"], &[]).ok())
+        .expect("ps --json prints JSON");
+    let spec = &json["runs"][0]["run_spec"];
+    assert_eq!(spec["run_name"], "cli-task");
+    // The `files:` mapping went up as an archive, and its local path was made absolute.
+    assert_eq!(spec["file_archives"][0]["path"], "/opt/data", "{spec}");
+    assert_eq!(
+        spec["configuration"]["files"][0]["local_path"],
+        home.join("data").display().to_string()
+    );
     dstack(home, &["logs", "cli-task"], &[]).ok();
     let missing_logs = dstack(home, &["logs", "no-such-run"], &[]).failed();
     assert_eq!(missing_logs.trim(), "Run no-such-run not found");

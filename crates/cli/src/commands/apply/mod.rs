@@ -4,6 +4,7 @@
 //! a server, and prints what would be applied. Otherwise run configurations go through
 //! [`run`] and fleets through [`fleet`].
 
+mod files;
 mod fleet;
 mod run;
 

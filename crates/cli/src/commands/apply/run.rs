@@ -14,7 +14,7 @@ use dstack_core::status::{JobStatus, RunStatus};
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
-use super::{ApplyArgs, plan_table};
+use super::{ApplyArgs, files, plan_table};
 use crate::api::ProjectClient;
 use crate::commands::logs::{self, Cursor, LogSource};
 use crate::commands::offers_table::offers_table;
@@ -37,6 +37,11 @@ pub fn apply(
     if let Some(name) = &args.name {
         set_name(&mut configuration, name)?;
     }
+    let base_dir = std::path::absolute(&args.file)?
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    files::resolve_local_paths(&mut configuration, &base_dir);
     let planning = spinner("Getting apply plan...");
     let (plan, has_fleets) = block_on(get_plan(client, file_name, configuration))??;
     planning.finish_and_clear();
@@ -120,6 +125,7 @@ async fn get_plan(
             repo_creds: None,
         })
         .await?;
+    let file_archives = files::upload(client, &configuration).await?;
     let run_name = configuration_name(&configuration);
     let run_spec = RunSpec {
         run_name,
@@ -127,7 +133,7 @@ async fn get_plan(
         repo_data: Some(RunRepoData::Virtual),
         repo_code_hash: None,
         repo_dir: None,
-        file_archives: Vec::new(),
+        file_archives,
         working_dir: None,
         configuration_path: Some(file_name.to_owned()),
         configuration,

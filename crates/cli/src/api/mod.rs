@@ -4,7 +4,7 @@
 //! method per endpoint the CLI calls, sending the bodies dstack's CLI sends.
 
 mod client;
-mod excludes;
+pub(crate) mod excludes;
 mod project;
 
 pub use client::{API_VERSION, ApiClient, ApiError, Body};

@@ -246,9 +246,8 @@ fn offer_run_spec(args: &OfferArgs) -> anyhow::Result<RunSpec> {
         json!(args.memory.as_deref().unwrap_or("0GB..")),
     );
     resources.insert("gpu".into(), json!(args.gpu.as_deref().unwrap_or("0..")));
-    if let Some(disk) = &args.disk {
-        resources.insert("disk".into(), json!(disk));
-    }
+    // No disk constraint unless asked: `null`, not the configuration default.
+    resources.insert("disk".into(), json!(args.disk));
     let mut configuration = json!({
         "type": "task",
         "image": "scratch",
@@ -283,4 +282,44 @@ fn offer_run_spec(args: &OfferArgs) -> anyhow::Result<RunSpec> {
         profile: Some(serde_json::from_value(json!({"name": "default"}))?),
         ssh_key_pub: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    const FIXTURES: &str = include_str!("../../../core/tests/fixtures/api-traffic-0.22.5.jsonl");
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: OfferArgs,
+    }
+
+    /// The placeholder run spec, as sent, equals the one dstack 0.22.5 sent for `dstack offer`
+    /// and `dstack offer --group-by gpu` with no flags.
+    #[test]
+    fn the_offer_run_spec_is_dstacks() {
+        let args = Wrapper::parse_from(["offer"]).args;
+        let mut sent =
+            serde_json::to_value(offer_run_spec(&args).expect("run spec")).expect("json");
+        crate::api::excludes::run_spec(&mut sent);
+        let mut checked = 0;
+        for line in FIXTURES.lines() {
+            let exchange: Value = serde_json::from_str(line).expect("exchange");
+            let path = exchange["path"].as_str().unwrap_or_default();
+            let body = exchange["req_body"].as_str().unwrap_or_default();
+            let offers_plan =
+                path.ends_with("/runs/get_plan") && body.contains("\"for_offers_only\":true");
+            if !(offers_plan || path.ends_with("/gpus/list")) {
+                continue;
+            }
+            let recorded: Value = serde_json::from_str(body).expect("request body");
+            assert_eq!(sent, recorded["run_spec"], "{path}");
+            checked += 1;
+        }
+        assert_eq!(checked, 2);
+    }
 }

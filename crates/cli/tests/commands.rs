@@ -221,6 +221,27 @@ fn listings_story(home: &Path, server: &Server) {
     let missing = dstack(home, &["metrics", "no-such-run"], &[]).failed();
     assert_eq!(missing.trim(), "Run no-such-run not found");
 
+    // Volumes and gateways need a backend: the reference server has none, so the plan or
+    // the creation fails with its message on one line.
+    std::fs::write(
+        home.join("volume.dstack.yml"),
+        "type: volume\nname: cli-volume\nbackend: aws\nregion: us-east-1\nsize: 100GB\n",
+    )
+    .expect("write the volume");
+    let volume = dstack(home, &["apply", "-f", "volume.dstack.yml", "-y"], &[]);
+    assert!(volume.stdout.contains(" Size           100GB"), "{volume}");
+    assert!(volume.failed().starts_with("Backend aws not available."));
+    std::fs::write(
+        home.join("gateway.dstack.yml"),
+        "type: gateway\nname: cli-gateway\nbackend: aws\nregion: us-east-1\ndomain: example.com\n",
+    )
+    .expect("write the gateway");
+    let gateway = dstack(home, &["apply", "-f", "gateway.dstack.yml", "-y"], &[]).failed();
+    assert!(
+        gateway.starts_with("Backend aws not available."),
+        "{gateway}"
+    );
+
     let login = dstack(home, &["login", "--url", &server.url], &[]).failed();
     assert!(
         login.starts_with("No SSO providers configured on the server."),

@@ -8,7 +8,10 @@ use dstack_core::api::fleets::{
     ApplyFleetPlanRequest, DeleteFleetInstancesRequest, Fleet, FleetPlan, GetFleetPlanRequest,
     GetFleetRequest, ListProjectFleetsRequest,
 };
-use dstack_core::api::gateways::{Gateway, ListGatewaysRequest, SetDefaultGatewayRequest};
+use dstack_core::api::gateways::{
+    ApplyGatewayPlanRequest, Gateway, GatewayPlan, GetGatewayPlanRequest, ListGatewaysRequest,
+    SetDefaultGatewayRequest,
+};
 use dstack_core::api::gpus::{GpuGroups, ListGpusRequest};
 use dstack_core::api::logs::{JobSubmissionLogs, PollLogsRequest};
 use dstack_core::api::metrics::JobMetrics;
@@ -20,7 +23,7 @@ use dstack_core::api::runs::{
 };
 use dstack_core::api::secrets::{CreateOrUpdateSecretRequest, DeleteSecretsRequest, Secret};
 use dstack_core::api::users::User;
-use dstack_core::api::volumes::Volume;
+use dstack_core::api::volumes::{CreateVolumeRequest, Volume};
 use reqwest::Method;
 
 use super::client::{ApiClient, ApiError, Body};
@@ -303,6 +306,11 @@ impl ProjectClient {
         self.api.post(&self.path("volumes/get"), &request).await
     }
 
+    /// `volumes/create`.
+    pub async fn create_volume(&self, request: &CreateVolumeRequest) -> Result<Volume, ApiError> {
+        self.api.post(&self.path("volumes/create"), request).await
+    }
+
     /// `volumes/delete`.
     pub async fn delete_volumes(&self, names: &[String]) -> Result<(), ApiError> {
         let request = NamesRequest {
@@ -325,6 +333,24 @@ impl ProjectClient {
             name: name.to_owned(),
         };
         self.api.post(&self.path("gateways/get"), &request).await
+    }
+
+    /// `gateways/get_plan`.
+    pub async fn get_gateway_plan(
+        &self,
+        request: &GetGatewayPlanRequest,
+    ) -> Result<GatewayPlan, ApiError> {
+        self.api
+            .post(&self.path("gateways/get_plan"), request)
+            .await
+    }
+
+    /// `gateways/apply`.
+    pub async fn apply_gateway_plan(
+        &self,
+        request: &ApplyGatewayPlanRequest,
+    ) -> Result<Gateway, ApiError> {
+        self.api.post(&self.path("gateways/apply"), request).await
     }
 
     /// `gateways/delete`.

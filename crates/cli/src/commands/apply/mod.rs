@@ -1,17 +1,19 @@
 //! `dstack apply`: check a configuration file and apply it.
 //!
 //! `--dry-run` only parses and checks the file the way `dstack apply` does before talking to
-//! a server, and prints what would be applied. Otherwise run configurations go through
-//! [`run`] and fleets through [`fleet`].
+//! a server, and prints what would be applied. Otherwise each kind has its module: [`run`]
+//! for tasks, dev environments and services, [`fleet`], [`volume`] and [`gateway`].
 
 mod files;
 mod fleet;
+mod gateway;
 mod run;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use comfy_table::{Cell, Table};
 use dstack_core::configuration::{AnyConfiguration, AnyRunConfiguration, parse_configuration};
@@ -59,10 +61,12 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let client = args.project.client()?;
     let run_configuration = match configuration {
         AnyConfiguration::Fleet(fleet) => return fleet::apply(&client, args, &file_name, fleet),
-        AnyConfiguration::Volume(_) | AnyConfiguration::Gateway(_) => bail!(
-            "applying a {} is not supported by this CLI yet; use `dstack apply --dry-run` to check it",
-            configuration.type_name()
-        ),
+        AnyConfiguration::Volume(volume) => {
+            return volume::apply(&client, args, &file_name, volume);
+        }
+        AnyConfiguration::Gateway(gateway) => {
+            return gateway::apply(&client, args, &file_name, gateway);
+        }
         AnyConfiguration::Task(task) => AnyRunConfiguration::Task(task),
         AnyConfiguration::DevEnvironment(dev) => AnyRunConfiguration::DevEnvironment(dev),
         AnyConfiguration::Service(service) => AnyRunConfiguration::Service(service),

@@ -15,7 +15,7 @@ use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
 use super::{ApplyArgs, files, plan_table};
-use crate::api::ProjectClient;
+use crate::api::{ApiError, ProjectClient};
 use crate::commands::logs::{self, Cursor, LogSource};
 use crate::commands::offers_table::offers_table;
 use crate::commands::run_table::{Dates, runs_table};
@@ -80,6 +80,13 @@ pub fn apply(
         return Ok(exiting());
     }
     let applying = spinner("Applying plan...");
+    if let Some(current) = &plan.current_resource
+        && plan.action == ApplyAction::Create
+        && !current.status.is_finished()
+    {
+        let name = current.run_spec.run_name.clone().unwrap_or_default();
+        block_on(stop_and_wait(client, &name))??;
+    }
     let request = ApplyRunPlanRequest {
         plan: ApplyRunPlanInput {
             run_spec: plan.run_spec.clone(),
@@ -96,6 +103,21 @@ pub fn apply(
     }
     block_on(follow(client, &run_name))?
 }
+
+/// Stops the run the new one replaces and waits until it is finished or gone.
+async fn stop_and_wait(client: &ProjectClient, name: &str) -> Result<(), ApiError> {
+    client.stop_runs(&[name.to_owned()], false).await?;
+    loop {
+        match client.get_run(name).await {
+            Ok(run) if !run.status.is_finished() => tokio::time::sleep(STOP_POLL).await,
+            Ok(_) | Err(ApiError::NotFound(_)) => return Ok(()),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// How often a stopped run is checked while the new one waits for it.
+const STOP_POLL: Duration = Duration::from_secs(1);
 
 fn set_name(configuration: &mut AnyRunConfiguration, name: &str) -> anyhow::Result<()> {
     let mut value = serde_json::to_value(&*configuration)?;

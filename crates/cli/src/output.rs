@@ -34,27 +34,34 @@ pub fn bold(text: impl ToString) -> Cell {
     Cell::new(text).add_attribute(Attribute::Bold)
 }
 
+/// Writes `text` to stdout. A reader that went away (`dstack ps | head`) is not an error:
+/// the rest is dropped instead of panicking as `println!` would.
+fn write_stdout(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
 /// Prints a table, with trailing spaces trimmed from each line.
 pub fn print_table(table: &Table) {
-    for line in table.lines() {
-        println!("{}", line.trim_end());
-    }
+    let text: String = table
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect();
+    write_stdout(&text);
 }
 
 /// Prints `value` as one line of JSON, as dstack's `--json` does.
 pub fn print_json<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string(value).expect("API models always serialize")
-    );
+    let json = serde_json::to_string(value).expect("API models always serialize");
+    write_stdout(&format!("{json}\n"));
 }
 
 /// Prints `value` as JSON indented by 2, as `fleet get --json` does.
 pub fn print_json_pretty<T: serde::Serialize>(value: &T) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("API models always serialize")
-    );
+    let json = serde_json::to_string_pretty(value).expect("API models always serialize");
+    write_stdout(&format!("{json}\n"));
 }
 
 fn paint(code: &str, text: &str) -> String {

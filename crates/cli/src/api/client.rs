@@ -108,6 +108,10 @@ pub enum Body<'a> {
     },
 }
 
+/// How long an idle connection is kept for reuse. Below uvicorn's 5 s keep-alive, so a poll
+/// every 5 s never reuses a connection the server is closing at that moment.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// A client of one server with one token.
 #[derive(Debug, Clone)]
 pub struct ApiClient {
@@ -123,8 +127,12 @@ impl ApiClient {
     pub fn new(base_url: &str, token: &str) -> Self {
         let api_version =
             std::env::var("DSTACK_CLIENT_API_VERSION").unwrap_or_else(|_| API_VERSION.to_owned());
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build()
+            .unwrap_or_default();
         Self {
-            http: reqwest::Client::new(),
+            http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             api_version,

@@ -313,6 +313,13 @@ fn commands_against_the_reference_server() {
     fleet_story(home);
     listings_story(home, &server);
 
+    // A newer minor version is refused by the server, in words.
+    let newer = dstack(home, &["ps"], &[("DSTACK_CLIENT_API_VERSION", "0.23.0")]).failed();
+    assert_eq!(
+        newer.trim(),
+        "The client/CLI version (0.23.0) is incompatible with the server version (0.22.5)."
+    );
+
     // The environment names the server and token; then the project must be named too.
     let env = [
         ("DSTACK_SERVER_URL", server.url.as_str()),

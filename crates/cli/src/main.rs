@@ -1,14 +1,12 @@
-//! The `dstack` command-line interface.
-
-mod commands;
+//! The `dstack` binary: parses arguments and runs the command.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = commands::Cli::parse();
-    match commands::run(cli) {
+    let cli = dstack_cli::Cli::parse();
+    match dstack_cli::run(cli) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("{}", render_error(&error));

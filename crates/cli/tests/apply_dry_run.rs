@@ -125,13 +125,21 @@ fn a_missing_file_is_a_clear_error() {
 }
 
 #[test]
-fn applying_without_a_server_says_what_is_missing() {
-    let output = dstack(&["apply", "-f", "examples/hello-world.dstack.yml"]);
+fn applying_without_a_configured_project_says_what_is_missing() {
+    let home = tempfile::tempdir().expect("temp home");
+    let output = Command::new(env!("CARGO_BIN_EXE_dstack"))
+        .args(["apply", "-f", "examples/hello-world.dstack.yml", "-y"])
+        .current_dir(repo_root())
+        .env("HOME", home.path())
+        .env_remove("DSTACK_PROJECT")
+        .env_remove("DSTACK_SERVER_URL")
+        .env_remove("DSTACK_TOKEN")
+        .output()
+        .expect("the dstack binary runs");
     assert_eq!(output.status.code(), Some(1));
-    assert!(
-        text(&output.stderr).contains("use --dry-run"),
-        "{}",
-        text(&output.stderr)
+    assert_eq!(
+        text(&output.stderr),
+        "No default project, specify project name\n"
     );
 }
 

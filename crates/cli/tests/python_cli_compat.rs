@@ -7,7 +7,7 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::{ADMIN_TOKEN, Server};
+use support::{ADMIN_TOKEN, Server, row, setup_path};
 
 /// How `dstack project list` marks the default project.
 const DEFAULT_MARK: &str = "✓";
@@ -57,13 +57,6 @@ assert isinstance(client.backends.list_backend_types(), list)
 print("sdk checks passed")
 "#;
 
-/// A path the setup script exports; the test fails, never skips, without it.
-fn setup_path(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test (it sources scripts/setup/30-dstack-cli.sh)")
-    })
-}
-
 /// Runs the Python `dstack` with `home` as HOME and working directory (where configuration
 /// files must be), whatever its exit status.
 fn python_cli_output(cli: &str, home: &Path, args: &[&str]) -> Output {
@@ -109,13 +102,6 @@ fn successful_stdout(what: &str, output: Output) -> String {
         output.status
     );
     stdout
-}
-
-/// The table row that names `project`, if any.
-fn row<'a>(table: &'a str, project: &str) -> Option<&'a str> {
-    table
-        .lines()
-        .find(|line| line.split_whitespace().next() == Some(project))
 }
 
 #[test]

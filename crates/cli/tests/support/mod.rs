@@ -1,15 +1,20 @@
-//! Starting the real `dstack server` binary of this workspace for the integration tests.
+//! Starting servers for the integration tests: the `dstack server` of this workspace, or the
+//! reference dstack 0.22.5 server from PyPI; and running our `dstack` binary against them.
+
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The admin token every test server starts with.
 pub const ADMIN_TOKEN: &str = "cli-test-admin-token";
 
-/// A running `dstack server`, stopped even when an assertion fails first.
+/// A running server, stopped even when an assertion fails first.
 pub struct Server {
     pub child: Child,
     /// Everything it printed up to and including the "is running at" line.
@@ -22,17 +27,55 @@ impl Server {
     /// Starts `dstack server --port 0` with `home` as HOME and a SQLite database under it,
     /// and waits until it says where it runs.
     pub fn start(home: &Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_dstack"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_dstack"));
+        command
             .args(["server", "--port", "0"])
-            .env("HOME", home)
             .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("DSTACK_DATABASE_URL")
             .env_remove("DSTACK_SERVER_DIR")
+            .stderr(Stdio::inherit());
+        Self::spawn(command, home)
+    }
+
+    /// Starts the reference dstack 0.22.5 server (`DSTACK_TEST_PYTHON_SERVER`, installed by
+    /// `scripts/setup/40-dstack-server.sh`) on a free port, with `home` as HOME: it writes
+    /// the `main` project with [`ADMIN_TOKEN`] to `home/.dstack/config.yml`.
+    pub fn start_reference(home: &Path) -> Self {
+        let executable = setup_path("DSTACK_TEST_PYTHON_SERVER");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        // Its log lines go to stderr; one stream keeps them in order.
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", r#"exec "$0" server --port "$1" -y 2>&1"#])
+            .arg(executable)
+            .arg(port.to_string())
+            .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("COLUMNS", "200")
+            .env_remove("DSTACK_DATABASE_URL")
+            .env_remove("DSTACK_SERVER_DIR");
+        let server = Self::spawn(command, home);
+        // It logs the URL during startup, before uvicorn accepts connections.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the reference server never listened"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn spawn(mut command: Command, home: &Path) -> Self {
+        let child = command
+            .env("HOME", home)
             .env_remove("DSTACK_SERVER_URL")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .expect("dstack server starts");
+            .expect("the server starts");
         let mut server = Server {
             child,
             startup_lines: Vec::new(),
@@ -57,6 +100,13 @@ impl Drop for Server {
     }
 }
 
+/// A path the setup scripts export; the test fails, never skips, without it.
+pub fn setup_path(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run scripts/test (it sources scripts/setup/)")
+    })
+}
+
 /// Reads stdout lines until one contains "is running at", with a deadline.
 fn lines_until_running(child: &mut Child) -> Vec<String> {
     let stdout = child.stdout.take().expect("piped stdout");
@@ -71,7 +121,7 @@ fn lines_until_running(child: &mut Child) -> Vec<String> {
     let mut lines = Vec::new();
     loop {
         let line = receiver
-            .recv_timeout(Duration::from_secs(60))
+            .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|e| {
                 panic!("no 'is running at' line ({e}); got:\n{}", lines.join("\n"))
             });
@@ -81,4 +131,65 @@ fn lines_until_running(child: &mut Child) -> Vec<String> {
             return lines;
         }
     }
+}
+
+/// What one run of our `dstack` printed.
+pub struct Run {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout, after checking the command succeeded.
+    pub fn ok(self) -> String {
+        assert!(self.status.success(), "{self}");
+        self.stdout
+    }
+
+    /// stderr, after checking the command failed with exit 1 and one line, no backtrace.
+    pub fn failed(self) -> String {
+        assert_eq!(self.status.code(), Some(1), "{self}");
+        assert_eq!(self.stderr.lines().count(), 1, "one line on stderr: {self}");
+        assert!(!self.stderr.contains("panicked"), "{self}");
+        self.stderr
+    }
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\nstdout:\n{}\nstderr:\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs our `dstack` with `home` as HOME, no `DSTACK_*` variables unless `envs` sets them,
+/// and stdin closed.
+pub fn dstack(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
+    let output: Output = Command::new(env!("CARGO_BIN_EXE_dstack"))
+        .args(args)
+        .env("HOME", home)
+        .env_remove("DSTACK_PROJECT")
+        .env_remove("DSTACK_SERVER_URL")
+        .env_remove("DSTACK_TOKEN")
+        .envs(envs.iter().copied())
+        .current_dir(home)
+        .stdin(Stdio::null())
+        .output()
+        .expect("dstack runs");
+    Run {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The table row whose first cell is `name`, if any.
+pub fn row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
+    table
+        .lines()
+        .find(|line| line.split_whitespace().next() == Some(name))
 }

@@ -1,23 +1,48 @@
 //! `dstack apply`: check a configuration file and apply it.
 //!
-//! Until the server exists, only `--dry-run` is available: it parses and checks the file the
-//! way `dstack apply` does before talking to a server, and prints what would be applied.
+//! `--dry-run` only parses and checks the file the way `dstack apply` does before talking to
+//! a server, and prints what would be applied. Otherwise each kind has its module: [`run`]
+//! for tasks, dev environments and services, [`fleet`], [`volume`] and [`gateway`].
+
+mod files;
+mod fleet;
+mod gateway;
+mod run;
+mod volume;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
-use dstack_core::configuration::{AnyConfiguration, parse_configuration};
+use comfy_table::{Cell, Table};
+use dstack_core::configuration::{AnyConfiguration, AnyRunConfiguration, parse_configuration};
+
+use super::ProjectArg;
+use crate::output::{bold, table};
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
+    #[command(flatten)]
+    project: ProjectArg,
     /// The configuration file.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     file: PathBuf,
     /// Check the configuration and show what would be applied, without submitting it.
     #[arg(long)]
     dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    yes: bool,
+    /// Apply even when nothing changed.
+    #[arg(long)]
+    force: bool,
+    /// Exit right after submission.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// The run name, instead of the configuration's.
+    #[arg(short = 'n', long)]
+    name: Option<String>,
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
@@ -25,18 +50,37 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let yaml = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read configuration file {file_name}"))?;
     let configuration = parse_configuration(&file_name, &yaml)?;
-    if !args.dry_run {
-        bail!(
-            "applying {file_name} needs a dstack server, which this build does not include yet; \
-             use --dry-run to check the configuration"
+    if args.dry_run {
+        print!("{}", summary_table(&file_name, &configuration));
+        println!(
+            "\n{} {file_name} is valid (dry run: nothing was submitted)",
+            configuration.type_name()
         );
+        return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", summary_table(&file_name, &configuration));
-    println!(
-        "\n{} {file_name} is valid (dry run: nothing was submitted)",
-        configuration.type_name()
-    );
-    Ok(ExitCode::SUCCESS)
+    let client = args.project.client()?;
+    let run_configuration = match configuration {
+        AnyConfiguration::Fleet(fleet) => return fleet::apply(&client, args, &file_name, fleet),
+        AnyConfiguration::Volume(volume) => {
+            return volume::apply(&client, args, &file_name, volume);
+        }
+        AnyConfiguration::Gateway(gateway) => {
+            return gateway::apply(&client, args, &file_name, gateway);
+        }
+        AnyConfiguration::Task(task) => AnyRunConfiguration::Task(task),
+        AnyConfiguration::DevEnvironment(dev) => AnyRunConfiguration::DevEnvironment(dev),
+        AnyConfiguration::Service(service) => AnyRunConfiguration::Service(service),
+    };
+    run::apply(&client, args, &file_name, run_configuration)
+}
+
+/// A two-column table of bold keys and values, as dstack prints plans.
+fn plan_table(rows: &[(&str, String)]) -> Table {
+    let mut rendered = table([]);
+    for (key, value) in rows {
+        rendered.add_row([bold(key), Cell::new(value)]);
+    }
+    rendered
 }
 
 /// The rows of the plan that can be known without a server, as `dstack apply` lays them out.

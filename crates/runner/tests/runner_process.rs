@@ -25,6 +25,11 @@ struct Runner {
 
 impl Runner {
     fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts a runner with `env` added to its environment.
+    fn start_with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Jobs of other users must reach their working directories inside.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -40,6 +45,7 @@ impl Runner {
             .arg(dir.path().join("runner"))
             .arg("--dstack-dir")
             .arg(dir.path().join("dstack"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -556,4 +562,183 @@ async fn logs_websocket_refuses_a_bad_start_time() {
     let (output, code) = read_ws(&url).await;
     assert!(output.is_empty());
     assert_eq!(code, Some(1003));
+}
+
+/// The remote repo `tests/fixtures/git/make-repo.sh` makes, in a directory of its own.
+struct GitFixture {
+    dir: tempfile::TempDir,
+}
+
+impl GitFixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/git/make-repo.sh");
+        let made = Command::new(script)
+            .arg(dir.path().join("repo"))
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("repo").join(name)
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.path("origin.git").display())
+    }
+
+    fn commit(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+/// A job on a remote repo cloned from `url` at `hash` of `main` into the runner's `repo`.
+fn remote_repo_body(runner: &Runner, script: &str, url: &str, hash: &str) -> SubmitBody {
+    let repo = runner.path("repo");
+    let repo_data = json!({"repo_type": "remote", "repo_name": "example.com/o/r",
+                           "repo_branch": "main", "repo_hash": hash,
+                           "repo_config_name": "Dev", "repo_config_email": "dev@example.com"});
+    let spec = json!({"repo_dir": repo.display().to_string(),
+                      "working_dir": repo.display().to_string(),
+                      "repo_data": repo_data, "repo_exists_action": "error"});
+    let mut submit = body(script, spec);
+    submit.repo_credentials = Some(
+        serde_json::from_value(json!({"clone_url": url, "oauth_token": "secret-token"})).unwrap(),
+    );
+    submit
+}
+
+/// Submits `submit`, uploads `diff` when given, runs the job to its end.
+async fn run_with_diff(runner: &Runner, submit: &SubmitBody, diff: Option<Vec<u8>>) -> Pulled {
+    runner.client.submit_job(submit).await.unwrap();
+    if let Some(diff) = diff {
+        runner.client.upload_code(diff).await.unwrap();
+    }
+    runner.client.run_job().await.unwrap();
+    runner.pull_to_end().await
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_is_cloned_at_its_commit_with_the_uploaded_diff_applied() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(
+        &runner,
+        "cat hello.txt new/dir/added.txt",
+        &git.url(),
+        &git.commit("second"),
+    );
+    let diff = std::fs::read(git.path("change.diff")).unwrap();
+    let pulled = run_with_diff(&runner, &submit, Some(diff)).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v2 changed\nadded\n");
+    let repo = runner.path("repo");
+    assert_eq!(
+        std::fs::read(repo.join("data.bin")).unwrap(),
+        b"bin\0ary\x02changed"
+    );
+    assert_eq!(git_in(&repo, &["rev-parse", "HEAD"]), git.commit("second"));
+    assert_eq!(git_in(&repo, &["config", "user.email"]), "dev@example.com");
+    let config = std::fs::read_to_string(repo.join(".git/config")).unwrap();
+    assert!(
+        !config.contains("secret-token") && !config.contains("extraHeader"),
+        "{config}"
+    );
+    assert!(!String::from_utf8_lossy(&pulled.runner_logs).contains("secret-token"));
+    assert!(!runner.path("runner/repo_blobs").exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_commit_is_checked_out_and_an_empty_diff_changes_nothing() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "cat hello.txt", &git.url(), &git.commit("first"));
+    let pulled = run_with_diff(&runner, &submit, Some(Vec::new())).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v1\n");
+}
+
+/// Runs a remote-repo job that must fail before its commands; its failure message.
+async fn failed_repo_setup(runner: &Runner, submit: &SubmitBody, diff: Option<Vec<u8>>) -> String {
+    let pulled = run_with_diff(runner, submit, diff).await;
+    assert_eq!(states(&pulled), vec![JobStatus::Failed], "{pulled:?}");
+    let last = pulled.last_state();
+    assert_eq!(
+        last.termination_reason,
+        Some(JobTerminationReason::ContainerExitedWithError)
+    );
+    assert!(pulled.logs.is_empty(), "the job's commands ran");
+    last.termination_message.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_commit_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let wrong = "0123456789abcdef0123456789abcdef01234567";
+    let submit = remote_repo_body(&runner, "true", &git.url(), wrong);
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert!(
+        message.starts_with(&format!(
+            "cannot set up the repo: commit {wrong} is not in file://"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_diff_that_does_not_apply_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "true", &git.url(), &git.commit("second"));
+    let diff = std::fs::read(git.path("bad.diff")).unwrap();
+    let message = failed_repo_setup(&runner, &submit, Some(diff)).await;
+    assert!(
+        message.starts_with(&format!(
+            "cannot set up the repo: cannot apply the uploaded diff to commit {}: ",
+            git.commit("second")
+        )),
+        "{message}"
+    );
+    assert!(message.contains("hello.txt"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_remote_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let submit = remote_repo_body(&runner, "true", "file:///nonexistent/repo.git", "");
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert!(
+        message.starts_with("cannot set up the repo: cannot clone file:///nonexistent/repo.git: "),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_without_git_in_the_image_says_so() {
+    let runner = Runner::start_with_env(&[("PATH", "/nonexistent")]);
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "/bin/true", &git.url(), &git.commit("second"));
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert_eq!(
+        message,
+        "cannot set up the repo: the image has no `git` executable, which a remote repo needs: \
+         install git in it"
+    );
 }

@@ -5,10 +5,12 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`], [`files`], [`process`].
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`] and [`git`], [`files`],
+//! [`process`].
 
 pub mod env;
 pub mod files;
+pub mod git;
 pub mod job_user;
 pub mod paths;
 pub mod process;
@@ -124,9 +126,19 @@ pub async fn execute(
     job: PreparedJob,
     stop: watch::Receiver<bool>,
 ) -> JobOutcome {
-    match set_up(&agent, &job) {
-        Ok(env) => run_commands(agent, &job, &env, stop).await,
-        Err(outcome) => outcome,
+    // The repo step runs git, which may take a while: off the async workers.
+    let setting_up = {
+        let (agent, job) = (agent.clone(), job.clone());
+        tokio::task::spawn_blocking(move || set_up(&agent, &job))
+    };
+    match setting_up.await {
+        Ok(Ok(env)) => run_commands(agent, &job, &env, stop).await,
+        Ok(Err(outcome)) => outcome,
+        Err(error) => failed(
+            JobTerminationReason::ExecutorError,
+            format!("the job's setup failed: {error}"),
+            None,
+        ),
     }
 }
 
@@ -148,6 +160,9 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
         code: (!repo_id.is_empty() && code.is_file()).then_some(code.as_path()),
         exists_action: spec.repo_exists_action,
         owner: job.owner(),
+        credentials: job.body.repo_credentials.as_ref(),
+        single_branch: spec.single_branch.unwrap_or(false),
+        scratch_dir: &config.temp_dir,
     })
     .map_err(|error| {
         failed(
@@ -157,10 +172,7 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
         )
     })?;
     if unpacked {
-        agent.runner_log(&format!(
-            "unpacked the code into {}",
-            job.repo_dir.display()
-        ));
+        agent.runner_log(&format!("set up the code in {}", job.repo_dir.display()));
     }
     let _ = std::fs::remove_dir_all(config.temp_dir.join("repo_blobs"));
     for mapping in &spec.file_archives {

@@ -10,17 +10,21 @@ use dstack_agents::runner::DEFAULT_HTTP_PORT;
 #[derive(Debug, Parser)]
 #[command(
     name = "dstack-runner",
-    // dstack's shim reads `<name> version <version>` from `--version`.
-    version = concat!("version ", env!("CARGO_PKG_VERSION")),
-    about = "dstack's container agent: runs a job's commands and streams their logs"
+    about = "dstack's container agent: runs a job's commands and streams their logs",
+    // `--version` prints `<name> version <version>`, which clap's own flag does not.
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print `dstack-runner version <version>` and exit; dstack's shim reads this line.
+    #[arg(long = "version")]
+    pub print_version: bool,
     /// fatal, error, warn, info, debug or trace (any case), or a digit from 1 (fatal) to 6
     /// (trace).
     #[arg(long, global = true, default_value = "info", value_parser = parse_log_level)]
     pub log_level: tracing::Level,
+    /// Required unless `--version` is given.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,7 +127,7 @@ mod tests {
     #[test]
     fn start_flags_have_dstack_defaults() {
         let cli = Cli::try_parse_from(["dstack-runner", "--log-level", "6", "start"]).unwrap();
-        let Command::Start(args) = cli.command else {
+        let Some(Command::Start(args)) = cli.command else {
             panic!("not start");
         };
         assert_eq!(args.http_port, 10999);
@@ -149,7 +153,7 @@ mod tests {
             "id",
         ])
         .unwrap();
-        let Command::SwitchUser(args) = cli.command else {
+        let Some(Command::SwitchUser(args)) = cli.command else {
             panic!("not switch-user");
         };
         assert_eq!(args.groups, Ids(vec![27, 100]));

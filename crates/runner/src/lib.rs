@@ -24,3 +24,12 @@ pub mod server;
 pub mod state;
 pub mod switch_user;
 pub mod user;
+
+/// The version the runner reports in its healthcheck and `--version`. dstack servers enable
+/// every runner feature for a version that is not a release, such as the default `latest`
+/// (agents.md §1.10); release builds set `DSTACK_RUNNER_VERSION` (for example `0.22.5`, which
+/// also keeps a dstack server from reinstalling the runner).
+pub const VERSION: &str = match option_env!("DSTACK_RUNNER_VERSION") {
+    Some(version) => version,
+    None => "latest",
+};

@@ -742,3 +742,33 @@ async fn a_remote_repo_without_git_in_the_image_says_so() {
          install git in it"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_version_is_one_a_dstack_server_gives_every_feature() {
+    let printed = Command::new(env!("CARGO_BIN_EXE_dstack-runner"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&printed.stdout).into_owned();
+    let version = line
+        .strip_prefix("dstack-runner version ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("not `<name> version <version>`: {line:?}"));
+    assert_eq!(version, dstack_runner::VERSION);
+    let runner = Runner::start();
+    assert_eq!(runner.client.healthcheck().await.unwrap().version, version);
+    // dstack 0.22.5's own parser: `None` means "newest", so no feature is gated off.
+    let python = std::env::var("DSTACK_TEST_PYTHON")
+        .expect("DSTACK_TEST_PYTHON is not set: source scripts/setup/30-dstack-cli.sh");
+    let parsed = Command::new(python)
+        .args([
+            "-c",
+            "import sys; from dstack._internal.server.services.runner.client import \
+             _parse_version; print(_parse_version(sys.argv[1]))",
+            version,
+        ])
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "{parsed:?}");
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout), "None\n");
+}

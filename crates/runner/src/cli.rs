@@ -1,5 +1,5 @@
 //! The command line (agents.md §3.1): `dstack-runner [--log-level L] start [flags]`, and the
-//! hidden `switch-user` helper the runner starts jobs through.
+//! hidden `exec-job` helper the runner starts jobs through.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -31,9 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the runner API until the job has run and its logs are pulled.
     Start(StartArgs),
-    /// Become a user and exec a command (used by the runner itself).
+    /// Start a session, become a user and exec a command (used by the runner itself).
     #[command(hide = true)]
-    SwitchUser(SwitchUserArgs),
+    ExecJob(ExecJobArgs),
 }
 
 #[derive(Debug, Args)]
@@ -64,11 +64,12 @@ pub struct StartArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SwitchUserArgs {
-    #[arg(long)]
-    pub uid: u32,
-    #[arg(long)]
-    pub gid: u32,
+pub struct ExecJobArgs {
+    /// The job user's uid; without it the job keeps the runner's user.
+    #[arg(long, requires = "gid")]
+    pub uid: Option<u32>,
+    #[arg(long, requires = "uid")]
+    pub gid: Option<u32>,
     /// Comma-separated gids.
     #[arg(long, default_value = "", value_parser = parse_ids)]
     pub groups: Ids,
@@ -137,10 +138,10 @@ mod tests {
     }
 
     #[test]
-    fn switch_user_takes_ids_and_a_command() {
+    fn exec_job_takes_ids_and_a_command() {
         let cli = Cli::try_parse_from([
             "dstack-runner",
-            "switch-user",
+            "exec-job",
             "--uid",
             "1000",
             "--gid",
@@ -153,8 +154,8 @@ mod tests {
             "id",
         ])
         .unwrap();
-        let Some(Command::SwitchUser(args)) = cli.command else {
-            panic!("not switch-user");
+        let Some(Command::ExecJob(args)) = cli.command else {
+            panic!("not exec-job");
         };
         assert_eq!(args.groups, Ids(vec![27, 100]));
         assert_eq!(args.command, vec!["sh", "-c", "id"]);

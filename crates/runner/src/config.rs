@@ -10,8 +10,8 @@ pub struct RunnerConfig {
     pub etc_dir: PathBuf,
     /// dstack's own directory in the container, for the MPI hostfile (`/dstack`).
     pub dstack_dir: PathBuf,
-    /// The runner binary, started as `switch-user` to run the job as its user.
-    pub switch_user_helper: PathBuf,
+    /// The runner binary, started as `exec-job` to start the job in its session and as its user.
+    pub job_launcher: PathBuf,
 }
 
 impl RunnerConfig {

@@ -5,8 +5,8 @@
 //!   stream.
 //! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
 //!   [`quota`]: the hourly log quota; [`ansi`]: escape sequences out of stored logs.
-//! - [`executor`]: prepares and runs the job; [`switch_user`]: the helper that becomes the
-//!   job user.
+//! - [`executor`]: prepares and runs the job; [`exec_job`]: the helper that starts the job in
+//!   its session and as its user.
 //! - [`user`], [`metrics`]: parsers of account files, cgroup files and nvidia-smi output.
 
 pub mod agent;
@@ -14,6 +14,7 @@ pub mod ansi;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod exec_job;
 pub mod executor;
 pub mod history;
 pub mod lifecycle;
@@ -22,7 +23,6 @@ pub mod metrics;
 pub mod quota;
 pub mod server;
 pub mod state;
-pub mod switch_user;
 pub mod user;
 
 /// The version the runner reports in its healthcheck and `--version`. dstack servers enable

@@ -3,8 +3,8 @@
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use dstack_runner::cli::{Cli, Command};
+use dstack_runner::exec_job::{JobIds, exec_job};
 use dstack_runner::server::start;
-use dstack_runner::switch_user::switch_user_and_exec;
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> anyhow::Result<()> {
@@ -22,8 +22,13 @@ fn main() -> anyhow::Result<()> {
             .exit();
     };
     match command {
-        Command::SwitchUser(args) => {
-            let error = switch_user_and_exec(args.uid, args.gid, &args.groups.0, &args.command);
+        Command::ExecJob(args) => {
+            let ids = args.uid.zip(args.gid).map(|(uid, gid)| JobIds {
+                uid,
+                gid,
+                groups: args.groups.0,
+            });
+            let error = exec_job(ids.as_ref(), &args.command);
             // This runs as the job: its stderr is the job's log.
             eprintln!("dstack-runner: {error}");
             std::process::exit(127);

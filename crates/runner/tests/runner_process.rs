@@ -157,8 +157,9 @@ impl Pulled {
         self.states.last().expect("no job state")
     }
 
+    /// The job's output as text, the terminal's `\r\n` line ends read as `\n`.
     fn output(&self) -> String {
-        String::from_utf8_lossy(&self.logs).into_owned()
+        String::from_utf8_lossy(&self.logs).replace("\r\n", "\n")
     }
 }
 
@@ -204,6 +205,22 @@ async fn job_output_arrives_complete_and_in_order_across_pulls() {
     assert_eq!(pulled.last_state().exit_status, Some(0));
     assert_eq!(pulled.last_state().termination_reason, None);
     runner.wait_for_exit();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_runs_on_a_terminal_of_its_own() {
+    let runner = Runner::start();
+    let user = json!({"user": {"uid": 4242, "gid": 4343, "username": null, "groupname": null},
+                      "working_dir": runner.path("work").display().to_string()});
+    let script = "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo terminal; echo err >&2; \
+                  ls -ln $(tty) | cut -d' ' -f3; ps -o sid= -p $$; echo $$";
+    runner.submit_and_run(&body(script, user)).await;
+    let pulled = runner.pull_to_end().await;
+    let raw = String::from_utf8_lossy(&pulled.logs).into_owned();
+    let lines: Vec<&str> = raw.split("\r\n").map(str::trim).collect();
+    assert_eq!(lines[..3], ["terminal", "err", "4242"], "{raw:?}");
+    // The job leads its own session.
+    assert_eq!(lines[3], lines[4], "{raw:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -545,7 +562,7 @@ async fn logs_websocket_streams_the_whole_output_then_closes() {
     runner.submit_and_run(&body(script, json!({}))).await;
     let (output, code) = stream.await.unwrap();
     let expected: String = (1..=100)
-        .map(|i| format!("\x1b[1mline\x1b[0m {i}\n"))
+        .map(|i| format!("\x1b[1mline\x1b[0m {i}\r\n"))
         .collect();
     assert_eq!(String::from_utf8_lossy(&output), expected);
     assert_eq!(code, Some(1000));

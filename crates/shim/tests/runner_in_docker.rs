@@ -171,8 +171,10 @@ impl Pulled {
         self.states.last().expect("no job state")
     }
 
+    /// The job's output as text; the runner runs jobs on a terminal, whose `\r\n` line ends
+    /// read as `\n` here.
     fn output(&self) -> String {
-        String::from_utf8_lossy(&self.logs).into_owned()
+        String::from_utf8_lossy(&self.logs).replace("\r\n", "\n")
     }
 
     fn states(&self) -> Vec<JobStatus> {

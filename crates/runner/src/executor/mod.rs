@@ -228,13 +228,13 @@ async fn run_commands(
 ) -> JobOutcome {
     let spec = &job.body.job_spec;
     let user = &job.user.user;
-    let helper = agent.config().switch_user_helper.clone();
+    let launcher = agent.config().job_launcher.clone();
     let command = JobCommand {
         argv: &spec.commands,
         env,
         working_dir: &job.working_dir,
+        launcher: &launcher,
         switch_user: job.switch_user.then_some(SwitchUser {
-            helper: &helper,
             uid: user.uid,
             gid: user.gid,
             groups: &user.groups,

@@ -76,6 +76,8 @@ impl TestShim {
             home.path().join("shim").display().to_string(),
             "--runner-binary-path".to_owned(),
             runner.display().to_string(),
+            "--shim-binary-path".to_owned(),
+            env!("CARGO_BIN_EXE_dstack-shim").to_owned(),
         ];
         args.extend(extra_flags.iter().map(|flag| flag.to_string()));
         Self::start_with(Settings::try_parse_from(args).unwrap(), home).await

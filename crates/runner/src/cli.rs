@@ -61,6 +61,9 @@ pub struct StartArgs {
     /// dstack's directory in the container, where the MPI hostfile is written.
     #[arg(long, default_value = "/dstack")]
     pub dstack_dir: PathBuf,
+    /// The shell profile every login shell reads, made to source the job's environment.
+    #[arg(long, hide = true, default_value = "/etc/profile")]
+    pub etc_profile: PathBuf,
 }
 
 #[derive(Debug, Args)]

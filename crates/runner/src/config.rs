@@ -12,6 +12,8 @@ pub struct RunnerConfig {
     pub dstack_dir: PathBuf,
     /// The runner binary, started as `exec-job` to start the job in its session and as its user.
     pub job_launcher: PathBuf,
+    /// The container's `/etc/profile`, which is made to source the job's profile.
+    pub etc_profile: PathBuf,
 }
 
 impl RunnerConfig {
@@ -23,6 +25,11 @@ impl RunnerConfig {
         self.temp_dir
             .join("file_archives")
             .join(archive_id.to_string())
+    }
+
+    /// The job's environment for login shells (`/dstack/profile`).
+    pub fn profile(&self) -> PathBuf {
+        self.dstack_dir.join("profile")
     }
 
     pub fn mpi_hostfile(&self) -> PathBuf {

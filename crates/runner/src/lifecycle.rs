@@ -70,6 +70,7 @@ mod tests {
             etc_dir: PathBuf::from("/nonexistent/etc"),
             dstack_dir: PathBuf::from("/nonexistent/dstack"),
             job_launcher: PathBuf::from("/nonexistent/dstack-runner"),
+            etc_profile: PathBuf::from("/nonexistent/etc/profile"),
         })
     }
 

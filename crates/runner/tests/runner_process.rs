@@ -45,6 +45,8 @@ impl Runner {
             .arg(dir.path().join("runner"))
             .arg("--dstack-dir")
             .arg(dir.path().join("dstack"))
+            .arg("--etc-profile")
+            .arg(dir.path().join("etc-profile"))
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
@@ -282,6 +284,16 @@ async fn job_sees_its_env_and_the_dstack_variables() {
         std::fs::read_to_string(hostfile).unwrap(),
         "10.0.0.1 slots=4\n10.0.0.2 slots=4\n"
     );
+    // Login shells (SSH sessions) get the same environment through /etc/profile.
+    let login = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            ". {}; echo \"$FOO|$DSTACK_RUN_NAME\"",
+            runner.path("etc-profile").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&login.stdout), "bar baz|test-run\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]

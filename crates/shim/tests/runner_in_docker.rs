@@ -211,6 +211,7 @@ on_each_image!(
     an_unknown_user_fails_before_the_job_starts,
     a_numeric_uid_and_uid_gid_run_as_those_ids,
     the_job_sees_its_env,
+    a_login_shell_gets_the_jobs_env_and_working_dir,
     stop_ends_a_long_job_within_its_stop_duration,
     logs_pulled_incrementally_lose_and_repeat_nothing,
     a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed,
@@ -293,6 +294,22 @@ async fn the_job_sees_its_env(image: &TestImage) {
     .await;
     let pulled = job.pull_to_end().await;
     assert_eq!(pulled.output(), "bar baz|docker-run|1|/job\n");
+}
+
+/// What an SSH session gets: a login shell started with an empty environment.
+async fn a_login_shell_gets_the_jobs_env_and_working_dir(image: &TestImage) {
+    let job = JobContainer::start(&image.name, Vec::new()).await;
+    let env = json!({"env": {"FOO": "it's here"}});
+    job.run(
+        &job.body(
+            r#"env -i /bin/sh -lc 'echo "$FOO|$DSTACK_RUN_NAME"; pwd'"#,
+            env,
+        ),
+        None,
+    )
+    .await;
+    let pulled = job.pull_to_end().await;
+    assert_eq!(pulled.output(), "it's here|docker-run\n/job\n");
 }
 
 async fn stop_ends_a_long_job_within_its_stop_duration(image: &TestImage) {

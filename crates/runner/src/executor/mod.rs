@@ -5,8 +5,8 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`] and [`git`], [`files`],
-//! [`process`].
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`profile`], [`repo`] and [`git`],
+//! [`files`], [`process`].
 
 pub mod env;
 pub mod files;
@@ -14,6 +14,7 @@ pub mod git;
 pub mod job_user;
 pub mod paths;
 pub mod process;
+pub mod profile;
 pub mod repo;
 
 use std::collections::BTreeMap;
@@ -202,7 +203,12 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
     // left out rather than mangled.
     let inherited = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-    Ok(build_job_env(inherited, &job.body, place))
+    let env = build_job_env(inherited, &job.body, place);
+    // Only SSH sessions read the profile: the job itself runs without it.
+    if let Err(error) = profile::install_profile(&config.profile(), &config.etc_profile, &env) {
+        agent.runner_log(&format!("cannot write the job's shell profile: {error}"));
+    }
+    Ok(env)
 }
 
 fn write_file(path: &std::path::Path, contents: &str) -> io::Result<()> {

@@ -359,10 +359,14 @@ async fn a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed(im
     let repo_data = json!({"repo_type": "remote", "repo_name": "example.com/o/r",
                            "repo_branch": "main", "repo_hash": second.trim()});
     let spec = json!({"repo_data": repo_data, "working_dir": "/workflow"});
-    let mut body = job.body("cat hello.txt new/dir/added.txt", spec);
+    // The key is for the job's own git; a file:// clone does not use it.
+    let mut body = job.body("cat hello.txt new/dir/added.txt ~/.ssh/id_rsa", spec);
     body.repo_credentials = Some(
-        serde_json::from_value(json!({"clone_url": format!("file://{GIT_MOUNT}/origin.git")}))
-            .unwrap(),
+        serde_json::from_value(
+            json!({"clone_url": format!("file://{GIT_MOUNT}/origin.git"),
+                                      "private_key": "KEY-FOR-THE-JOB"}),
+        )
+        .unwrap(),
     );
     let diff = std::fs::read(fixture.path().join("change.diff")).unwrap();
     job.run(&body, Some(diff)).await;
@@ -370,7 +374,7 @@ async fn a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed(im
     let last = pulled.last_state();
     if image.has_git {
         assert_eq!(last.state, JobStatus::Done, "{pulled:?}");
-        assert_eq!(pulled.output(), "v2 changed\nadded\n");
+        assert_eq!(pulled.output(), "v2 changed\nadded\nKEY-FOR-THE-JOB\n");
     } else {
         assert_eq!(last.state, JobStatus::Failed);
         assert_eq!(

@@ -5,12 +5,14 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`profile`], [`repo`] and [`git`],
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`profile`], [`repo`], [`git`] and
+//! [`git_credentials`],
 //! [`files`], [`process`].
 
 pub mod env;
 pub mod files;
 pub mod git;
+pub mod git_credentials;
 pub mod job_user;
 pub mod paths;
 pub mod process;
@@ -19,7 +21,7 @@ pub mod repo;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,6 +35,7 @@ use crate::config::RunnerConfig;
 use crate::history::JobOutcome;
 use env::{JobPlace, build_job_env, mpi_hostfile};
 use files::{ArchiveTarget, unpack_archive};
+use git_credentials::{GitCredentialFiles, install_git_credentials};
 use job_user::{JobUserError, ResolvedUser, resolve_job_user};
 use paths::{PathError, resolve_repo_dir, resolve_working_dir};
 use process::{JobCommand, SwitchUser};
@@ -133,7 +136,7 @@ pub async fn execute(
         tokio::task::spawn_blocking(move || set_up(&agent, &job))
     };
     match setting_up.await {
-        Ok(Ok(env)) => run_commands(agent, &job, &env, stop).await,
+        Ok(Ok((env, _credentials))) => run_commands(agent, &job, &env, stop).await,
         Ok(Err(outcome)) => outcome,
         Err(error) => failed(
             JobTerminationReason::ExecutorError,
@@ -143,12 +146,30 @@ pub async fn execute(
     }
 }
 
-/// Repo, directories and environment; a failure is the job's outcome.
-fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, JobOutcome> {
+/// Repo, directories and environment, and the repo credentials in the job user's home
+/// (removed when dropped, after the job); a failure is the job's outcome.
+fn set_up(
+    agent: &Agent,
+    job: &PreparedJob,
+) -> Result<(BTreeMap<String, String>, Option<GitCredentialFiles>), JobOutcome> {
     let config = agent.config();
     let spec = &job.body.job_spec;
     let executor_error =
         |message: String| failed(JobTerminationReason::ExecutorError, message, None);
+    // As in dstack, a home of `/` (no real home) gets no credentials, and a failure here
+    // only costs the job its own git access.
+    let credentials = job
+        .body
+        .repo_credentials
+        .as_ref()
+        .filter(|_| job.user.home != "/")
+        .and_then(|creds| {
+            install_git_credentials(creds, Path::new(&job.user.home), job.owner())
+                .inspect_err(|error| {
+                    agent.runner_log(&format!("git credentials not set up: {error}"));
+                })
+                .ok()
+        });
     let repo_id = job.body.run.run_spec.repo_id.as_deref().unwrap_or_default();
     let code = config.code_path(repo_id);
     let repo_data = spec
@@ -208,7 +229,7 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
     if let Err(error) = profile::install_profile(&config.profile(), &config.etc_profile, &env) {
         agent.runner_log(&format!("cannot write the job's shell profile: {error}"));
     }
-    Ok(env)
+    Ok((env, credentials))
 }
 
 fn write_file(path: &std::path::Path, contents: &str) -> io::Result<()> {

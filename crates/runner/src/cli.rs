@@ -46,7 +46,7 @@ pub struct StartArgs {
     pub http_address: String,
     #[arg(long, default_value_t = DEFAULT_HTTP_PORT)]
     pub http_port: u16,
-    /// The port of the container's sshd (not started by this runner yet).
+    /// The port of the container's sshd; 0 starts no sshd (for runners outside containers).
     #[arg(long, default_value_t = 10022)]
     pub ssh_port: u16,
     /// A public key allowed to log in to the container's sshd; repeatable.

@@ -1,6 +1,7 @@
 //! dstack-runner, the container agent: executor, repo setup, logs and metrics.
 //!
-//! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`].
+//! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`]; [`sshd`]: the
+//!   container's sshd.
 //! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`]; [`logs_ws`]: the live log
 //!   stream.
 //! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
@@ -22,6 +23,7 @@ pub mod logs_ws;
 pub mod metrics;
 pub mod quota;
 pub mod server;
+pub mod sshd;
 pub mod state;
 pub mod user;
 

@@ -41,6 +41,8 @@ impl Runner {
                 "--http-address",
                 "127.0.0.1",
             ])
+            // Not a container: the host's sshd and its directories stay untouched.
+            .args(["--ssh-port", "0"])
             .args(["--http-port", "0", "--temp-dir"])
             .arg(dir.path().join("runner"))
             .arg("--dstack-dir")

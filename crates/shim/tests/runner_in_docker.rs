@@ -31,6 +31,8 @@ fn static_runner() -> PathBuf {
 /// A job's runner in a container of `image`, and the shim that started it.
 struct JobContainer {
     runner: RunnerClient,
+    /// The host port of the container's sshd.
+    ssh_port: u16,
     image: String,
     _shim: TestShim,
 }
@@ -38,6 +40,18 @@ struct JobContainer {
 impl JobContainer {
     /// Starts a task of `image` and waits until its runner answers.
     async fn start(image: &str, instance_mounts: Vec<InstanceMountPoint>) -> Self {
+        Self::start_with(
+            image,
+            TaskSubmitRequest {
+                instance_mounts,
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// Starts a task of `image` from `request` (its image, name and networking are set here).
+    async fn start_with(image: &str, request: TaskSubmitRequest) -> Self {
         let home = tempfile::tempdir().unwrap();
         let settings = Settings::try_parse_from([
             "dstack-shim".as_ref(),
@@ -53,18 +67,19 @@ impl JobContainer {
             .submit_with(TaskSubmitRequest {
                 image_name: image.to_owned(),
                 network_mode: NetworkMode::Bridge,
-                instance_mounts,
-                ..Default::default()
+                ..request
             })
             .await;
         let task = shim.wait_running(&id).await;
-        let port = task
-            .ports
-            .unwrap_or_default()
-            .iter()
-            .find(|port| port.container == 10999)
-            .expect("the runner port is not published")
-            .host;
+        let ports = task.ports.unwrap_or_default();
+        let host_port = |container: u16| {
+            ports
+                .iter()
+                .find(|port| port.container == container)
+                .expect("a runner port is not published")
+                .host
+        };
+        let (port, ssh_port) = (host_port(10999), host_port(10022));
         let runner = RunnerClient::new(format!("http://127.0.0.1:{port}"));
         let started = Instant::now();
         while runner.healthcheck().await.is_err() {
@@ -77,6 +92,7 @@ impl JobContainer {
         }
         Self {
             runner,
+            ssh_port,
             image: image.to_owned(),
             _shim: shim,
         }
@@ -215,6 +231,7 @@ on_each_image!(
     stop_ends_a_long_job_within_its_stop_duration,
     logs_pulled_incrementally_lose_and_repeat_nothing,
     a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed,
+    ssh_logs_in_with_an_authorized_key_where_sshd_is_installed,
 );
 
 async fn prints_and_exits_0(image: &TestImage) {
@@ -386,4 +403,54 @@ async fn a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed(im
             "{last:?}"
         );
     }
+}
+
+async fn ssh_logs_in_with_an_authorized_key_where_sshd_is_installed(image: &TestImage) {
+    let keys = tempfile::tempdir().unwrap();
+    let key = keys.path().join("id");
+    let generated = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let request = TaskSubmitRequest {
+        container_ssh_keys: vec![public.trim().to_owned()],
+        ..Default::default()
+    };
+    let job = JobContainer::start_with(&image.name, request).await;
+    let env = json!({"env": {"FOO": "over ssh"}});
+    job.run(&job.body("echo started; sleep 600", env), None)
+        .await;
+    job.wait_for_output("started").await;
+    let ssh = std::process::Command::new("ssh")
+        .arg("-i")
+        .arg(&key)
+        .args(["-p", &job.ssh_port.to_string()])
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+        ])
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .args(["root@127.0.0.1", "sh -lc 'echo \"$FOO\"; pwd'"])
+        .output()
+        .unwrap();
+    if image.has_sshd {
+        assert!(ssh.status.success(), "{ssh:?}");
+        assert_eq!(String::from_utf8_lossy(&ssh.stdout), "over ssh\n/job\n");
+    } else {
+        assert!(!ssh.status.success(), "{ssh:?}");
+    }
+    job.runner.stop().await.unwrap();
+    job.pull_to_end().await;
 }

@@ -34,6 +34,8 @@ pub struct TestImage {
     pub name: String,
     /// Whether `git` is installed, as remote repos need.
     pub has_git: bool,
+    /// Whether sshd is installed, as attaching to a job needs.
+    pub has_sshd: bool,
 }
 
 impl TestImage {
@@ -42,6 +44,7 @@ impl TestImage {
         Self {
             name: busybox_image(),
             has_git: false,
+            has_sshd: false,
         }
     }
 
@@ -50,6 +53,7 @@ impl TestImage {
         Self {
             name: debian_image(),
             has_git: true,
+            has_sshd: true,
         }
     }
 }

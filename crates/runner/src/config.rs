@@ -12,6 +12,8 @@ pub struct RunnerConfig {
     pub dstack_dir: PathBuf,
     /// The runner binary, started as `exec-job` to start the job in its session and as its user.
     pub job_launcher: PathBuf,
+    /// The port of the container's sshd, whose connections count as activity; 0 for none.
+    pub ssh_port: u16,
     /// The container's `/etc/profile`, which is made to source the job's profile.
     pub etc_profile: PathBuf,
 }

@@ -1,7 +1,7 @@
 //! dstack-runner, the container agent: executor, repo setup, logs and metrics.
 //!
 //! - [`server`]: `dstack-runner start`, the API server and its [`lifecycle`]; [`sshd`]: the
-//!   container's sshd.
+//!   container's sshd; [`connections`]: SSH activity.
 //! - [`api`]: the HTTP endpoints over the shared [`agent::Agent`]; [`logs_ws`]: the live log
 //!   stream.
 //! - [`state`]: which calls each API state accepts; [`history`]: the recorded events;
@@ -15,6 +15,7 @@ pub mod ansi;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod exec_job;
 pub mod executor;
 pub mod history;

@@ -53,7 +53,8 @@ pub async fn start(
         temp_dir: args.temp_dir,
         etc_dir: PathBuf::from("/etc"),
         dstack_dir: args.dstack_dir,
-        etc_profile: args.etc_profile,
+        etc_profile: args.etc_profile.clone(),
+        ssh_port: args.ssh_port,
         job_launcher: std::env::current_exe().map_err(StartError::OwnBinary)?,
     };
     let address = SocketAddr::new(listen_ip(&args.http_address)?, args.http_port);

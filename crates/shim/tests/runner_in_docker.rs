@@ -149,6 +149,27 @@ impl JobContainer {
         }
     }
 
+    /// Pulls until `no_connections_secs` satisfies `wanted`; that value.
+    async fn wait_for_idle_secs(&self, wanted: impl Fn(i64) -> bool) -> i64 {
+        let started = Instant::now();
+        loop {
+            let idle = self
+                .runner
+                .pull(i64::MAX)
+                .await
+                .unwrap()
+                .no_connections_secs;
+            if wanted(idle) {
+                return idle;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no_connections_secs stays {idle}"
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
     /// A submit body for `script` run by `/bin/sh -c` in this image, `job_spec` overridden.
     fn body(&self, script: &str, job_spec: Value) -> SubmitBody {
         let mut spec = json!({
@@ -424,32 +445,39 @@ async fn ssh_logs_in_with_an_authorized_key_where_sshd_is_installed(image: &Test
     job.run(&job.body("echo started; sleep 600", env), None)
         .await;
     job.wait_for_output("started").await;
-    let ssh = std::process::Command::new("ssh")
-        .arg("-i")
-        .arg(&key)
-        .args(["-p", &job.ssh_port.to_string()])
-        .args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-        ])
-        .args([
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "ConnectTimeout=10",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .args(["root@127.0.0.1", "sh -lc 'echo \"$FOO\"; pwd'"])
-        .output()
-        .unwrap();
+    let ssh_options = [
+        "-o",
+        "StrictHostKeyChecking=no",
+        "-o",
+        "UserKnownHostsFile=/dev/null",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ConnectTimeout=10",
+        "-o",
+        "LogLevel=ERROR",
+    ];
+    let ssh = |command: &str| {
+        std::process::Command::new("ssh")
+            .arg("-i")
+            .arg(&key)
+            .args(["-p", &job.ssh_port.to_string()])
+            .args(ssh_options)
+            .args(["root@127.0.0.1", command])
+            .output()
+            .unwrap()
+    };
+    let login = ssh("sh -lc 'echo \"$FOO\"; pwd'");
     if image.has_sshd {
-        assert!(ssh.status.success(), "{ssh:?}");
-        assert_eq!(String::from_utf8_lossy(&ssh.stdout), "over ssh\n/job\n");
+        assert!(login.status.success(), "{login:?}");
+        assert_eq!(String::from_utf8_lossy(&login.stdout), "over ssh\n/job\n");
+        // The idle counter grows, and a session longer than 10 s resets it.
+        let idle = job.wait_for_idle_secs(|secs| secs >= 3).await;
+        let session = ssh("sleep 13");
+        assert!(session.status.success(), "{session:?}");
+        job.wait_for_idle_secs(|secs| secs < idle).await;
     } else {
-        assert!(!ssh.status.success(), "{ssh:?}");
+        assert!(!login.status.success(), "{login:?}");
     }
     job.runner.stop().await.unwrap();
     job.pull_to_end().await;

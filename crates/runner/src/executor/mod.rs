@@ -32,6 +32,7 @@ use tokio::sync::watch;
 
 use crate::agent::Agent;
 use crate::config::RunnerConfig;
+use crate::connections::{CHECK_INTERVAL, established_to_port};
 use crate::history::JobOutcome;
 use env::{JobPlace, build_job_env, mpi_hostfile};
 use files::{ArchiveTarget, unpack_archive};
@@ -274,6 +275,7 @@ async fn run_commands(
         job.working_dir.display()
     ));
     agent.record_running();
+    let _tracking = track_connections(&agent);
     let sink = {
         let agent = agent.clone();
         move |bytes: &[u8]| agent.record_output(bytes)
@@ -322,6 +324,38 @@ async fn run_commands(
             running.stop(Duration::ZERO).await.ok().map(exit_status),
         ),
     }
+}
+
+/// Stops the task it holds when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Samples SSH connections into the container while the job runs.
+fn track_connections(agent: &Arc<Agent>) -> Option<AbortOnDrop> {
+    let port = agent.config().ssh_port;
+    if port == 0 {
+        return None;
+    }
+    let agent = agent.clone();
+    Some(AbortOnDrop(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(CHECK_INTERVAL);
+        // A late tick is simply a later sample.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            let open = ["/proc/net/tcp", "/proc/net/tcp6"]
+                .iter()
+                .filter_map(|path| std::fs::read_to_string(path).ok())
+                .flat_map(|text| established_to_port(&text, port))
+                .collect();
+            agent.observe_connections(std::time::Instant::now(), open);
+        }
+    })))
 }
 
 /// Resolves once `flag` turns true; never if its sender is gone.

@@ -29,6 +29,16 @@ impl RunnerConfig {
             .join(archive_id.to_string())
     }
 
+    /// Where the container's sshd runs from (`/dstack/ssh`).
+    pub fn sshd_dir(&self) -> PathBuf {
+        self.dstack_dir.join("ssh")
+    }
+
+    /// The keys the container's sshd accepts for any user.
+    pub fn sshd_authorized_keys(&self) -> PathBuf {
+        self.sshd_dir().join("conf").join("authorized_keys")
+    }
+
     /// The job's environment for login shells (`/dstack/profile`).
     pub fn profile(&self) -> PathBuf {
         self.dstack_dir.join("profile")

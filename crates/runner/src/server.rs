@@ -68,7 +68,7 @@ pub async fn start(
         None
     } else {
         let settings = SshdSettings {
-            dir: &config.dstack_dir.join("ssh"),
+            dir: &config.sshd_dir(),
             port: args.ssh_port,
             log_level: &args.ssh_log_level,
             authorized_keys: &args.ssh_authorized_key,

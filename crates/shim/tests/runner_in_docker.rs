@@ -253,6 +253,7 @@ on_each_image!(
     logs_pulled_incrementally_lose_and_repeat_nothing,
     a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed,
     ssh_logs_in_with_an_authorized_key_where_sshd_is_installed,
+    the_nodes_of_a_cluster_log_in_to_each_other_with_the_job_key,
 );
 
 async fn prints_and_exits_0(image: &TestImage) {
@@ -428,16 +429,9 @@ async fn a_remote_repo_is_cloned_with_the_diff_applied_where_git_is_installed(im
 
 async fn ssh_logs_in_with_an_authorized_key_where_sshd_is_installed(image: &TestImage) {
     let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("id");
-    let generated = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(generated.status.success(), "{generated:?}");
-    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    let (key, public) = generate_key(keys.path());
     let request = TaskSubmitRequest {
-        container_ssh_keys: vec![public.trim().to_owned()],
+        container_ssh_keys: vec![public],
         ..Default::default()
     };
     let job = JobContainer::start_with(&image.name, request).await;
@@ -471,9 +465,10 @@ async fn ssh_logs_in_with_an_authorized_key_where_sshd_is_installed(image: &Test
     if image.has_sshd {
         assert!(login.status.success(), "{login:?}");
         assert_eq!(String::from_utf8_lossy(&login.stdout), "over ssh\n/job\n");
-        // The idle counter grows, and a session longer than 10 s resets it.
+        // The idle counter grows, and a session longer than 10 s resets it: sampled every
+        // 2.5 s, a connection must stay open over 12.5 s to be seen lasting over 10 s for sure.
         let idle = job.wait_for_idle_secs(|secs| secs >= 3).await;
-        let session = ssh("sleep 13");
+        let session = ssh("sleep 16");
         assert!(session.status.success(), "{session:?}");
         job.wait_for_idle_secs(|secs| secs < idle).await;
     } else {
@@ -481,4 +476,39 @@ async fn ssh_logs_in_with_an_authorized_key_where_sshd_is_installed(image: &Test
     }
     job.runner.stop().await.unwrap();
     job.pull_to_end().await;
+}
+
+/// Generates an Ed25519 key pair in `dir`: the private key's path and the public key.
+fn generate_key(dir: &Path) -> (PathBuf, String) {
+    let key = dir.join("id");
+    let generated = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-N", "", "-t", "ed25519", "-f"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(generated.status.success(), "{generated:?}");
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    (key, public.trim().to_owned())
+}
+
+/// Two "nodes" on the container's loopback: the job reaches the second through the sshd
+/// with the job's key and the client config the runner wrote.
+async fn the_nodes_of_a_cluster_log_in_to_each_other_with_the_job_key(image: &TestImage) {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = generate_key(keys.path());
+    let job = JobContainer::start(&image.name, Vec::new()).await;
+    let ssh_key = json!({"ssh_key": {"private": std::fs::read_to_string(&key).unwrap(),
+                                     "public": public},
+                         "jobs_per_replica": 2});
+    let mut body = job.body("ssh -o BatchMode=yes 127.0.0.2 echo reached", ssh_key);
+    body.cluster_info.job_ips = vec!["127.0.0.1".to_owned(), "127.0.0.2".to_owned()];
+    body.cluster_info.master_job_ip = "127.0.0.1".to_owned();
+    job.run(&body, None).await;
+    let pulled = job.pull_to_end().await;
+    if image.has_sshd {
+        assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+        assert!(pulled.output().ends_with("reached\n"), "{pulled:?}");
+    } else {
+        assert_eq!(pulled.last_state().state, JobStatus::Failed);
+    }
 }

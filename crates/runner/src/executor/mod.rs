@@ -6,9 +6,10 @@
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
 //! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`profile`], [`repo`], [`git`] and
-//! [`git_credentials`],
+//! [`git_credentials`], [`cluster_ssh`],
 //! [`files`], [`process`].
 
+pub mod cluster_ssh;
 pub mod env;
 pub mod files;
 pub mod git;
@@ -34,6 +35,7 @@ use crate::agent::Agent;
 use crate::config::RunnerConfig;
 use crate::connections::{CHECK_INTERVAL, established_to_port};
 use crate::history::JobOutcome;
+use cluster_ssh::{ClusterSsh, set_up_cluster_ssh};
 use env::{JobPlace, build_job_env, mpi_hostfile};
 use files::{ArchiveTarget, unpack_archive};
 use git_credentials::{GitCredentialFiles, install_git_credentials};
@@ -171,6 +173,7 @@ fn set_up(
                 })
                 .ok()
         });
+    set_up_nodes_ssh(agent, job);
     let repo_id = job.body.run.run_spec.repo_id.as_deref().unwrap_or_default();
     let code = config.code_path(repo_id);
     let repo_data = spec
@@ -231,6 +234,30 @@ fn set_up(
         agent.runner_log(&format!("cannot write the job's shell profile: {error}"));
     }
     Ok((env, credentials))
+}
+
+/// SSH between the nodes of a multi-node job, when the container runs sshd and the job
+/// user has a home; a failure only costs the nodes their SSH.
+fn set_up_nodes_ssh(agent: &Agent, job: &PreparedJob) {
+    let config = agent.config();
+    let node_ips = &job.body.cluster_info.job_ips;
+    let Some(key) = job.body.job_spec.ssh_key.as_ref() else {
+        return;
+    };
+    if node_ips.len() < 2 || config.ssh_port == 0 || job.user.home == "/" {
+        return;
+    }
+    let setup = ClusterSsh {
+        key,
+        node_ips,
+        home: Path::new(&job.user.home),
+        owner: job.owner(),
+        sshd_port: config.ssh_port,
+        authorized_keys: &config.sshd_authorized_keys(),
+    };
+    if let Err(error) = set_up_cluster_ssh(setup) {
+        agent.runner_log(&format!("SSH between the nodes not set up: {error}"));
+    }
 }
 
 fn write_file(path: &std::path::Path, contents: &str) -> io::Result<()> {

@@ -695,6 +695,60 @@ async fn a_remote_repo_is_cloned_at_its_commit_with_the_uploaded_diff_applied() 
     assert!(!runner.path("runner/repo_blobs").exists());
 }
 
+/// `git daemon` serving the fixture's directory on a loopback port, until dropped.
+struct GitDaemon {
+    process: Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(git: &GitFixture) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // git-daemon itself, not `git daemon`: the `git` wrapper runs it as a child, which
+        // killing the wrapper would leave running.
+        let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
+        let process = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", git.path("").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < DEADLINE, "git daemon did not listen");
+            std::thread::sleep(POLL);
+        }
+        Self { process, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_is_cloned_over_the_git_protocol() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let daemon = GitDaemon::serve(&git);
+    let url = format!("git://127.0.0.1:{}/origin.git", daemon.port);
+    let submit = remote_repo_body(&runner, "cat hello.txt", &url, &git.commit("second"));
+    let diff = std::fs::read(git.path("change.diff")).unwrap();
+    let pulled = run_with_diff(&runner, &submit, Some(diff)).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v2 changed\n");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_older_commit_is_checked_out_and_an_empty_diff_changes_nothing() {
     let runner = Runner::start();

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::ansi::AnsiStripper;
 use crate::config::RunnerConfig;
+use crate::connections::ConnectionTracker;
 use crate::executor::{self, PreparedJob};
 use crate::history::{History, JobOutcome};
 use crate::quota::LogQuota;
@@ -37,6 +38,7 @@ struct Inner {
     quota: Option<LogQuota>,
     submitted_at: Instant,
     stripper: AnsiStripper,
+    connections: ConnectionTracker,
 }
 
 #[derive(Debug)]
@@ -69,6 +71,7 @@ impl Agent {
                 quota: None,
                 submitted_at: Instant::now(),
                 stripper: AnsiStripper::default(),
+                connections: ConnectionTracker::default(),
             }),
             state: watch::Sender::new(RunnerState::WaitSubmit),
             stop: watch::Sender::new(false),
@@ -186,10 +189,16 @@ impl Agent {
         let inner = self.lock();
         let mut response = inner.history.newer_than(since);
         response.has_more = inner.state != RunnerState::WaitLogsFinished;
+        response.no_connections_secs = inner.connections.no_connections_secs();
         if !response.has_more {
             self.final_pull.send_replace(true);
         }
         response
+    }
+
+    /// Records the SSH connections open at `now`.
+    pub fn observe_connections(&self, now: Instant, open: Vec<String>) {
+        self.lock().connections.observe(now, open);
     }
 
     pub fn record_running(&self) {

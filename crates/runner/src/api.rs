@@ -94,7 +94,7 @@ fn ok_empty() -> Response {
 async fn healthcheck() -> Json<Healthcheck> {
     Json(Healthcheck {
         service: "dstack-runner".to_owned(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
+        version: crate::VERSION.to_owned(),
     })
 }
 

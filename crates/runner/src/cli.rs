@@ -1,5 +1,5 @@
 //! The command line (agents.md §3.1): `dstack-runner [--log-level L] start [flags]`, and the
-//! hidden `switch-user` helper the runner starts jobs through.
+//! hidden `exec-job` helper the runner starts jobs through.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,26 +10,30 @@ use dstack_agents::runner::DEFAULT_HTTP_PORT;
 #[derive(Debug, Parser)]
 #[command(
     name = "dstack-runner",
-    // dstack's shim reads `<name> version <version>` from `--version`.
-    version = concat!("version ", env!("CARGO_PKG_VERSION")),
-    about = "dstack's container agent: runs a job's commands and streams their logs"
+    about = "dstack's container agent: runs a job's commands and streams their logs",
+    // `--version` prints `<name> version <version>`, which clap's own flag does not.
+    disable_version_flag = true
 )]
 pub struct Cli {
+    /// Print `dstack-runner version <version>` and exit; dstack's shim reads this line.
+    #[arg(long = "version")]
+    pub print_version: bool,
     /// fatal, error, warn, info, debug or trace (any case), or a digit from 1 (fatal) to 6
     /// (trace).
     #[arg(long, global = true, default_value = "info", value_parser = parse_log_level)]
     pub log_level: tracing::Level,
+    /// Required unless `--version` is given.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the runner API until the job has run and its logs are pulled.
     Start(StartArgs),
-    /// Become a user and exec a command (used by the runner itself).
+    /// Start a session, become a user and exec a command (used by the runner itself).
     #[command(hide = true)]
-    SwitchUser(SwitchUserArgs),
+    ExecJob(ExecJobArgs),
 }
 
 #[derive(Debug, Args)]
@@ -42,7 +46,7 @@ pub struct StartArgs {
     pub http_address: String,
     #[arg(long, default_value_t = DEFAULT_HTTP_PORT)]
     pub http_port: u16,
-    /// The port of the container's sshd (not started by this runner yet).
+    /// The port of the container's sshd; 0 starts no sshd (for runners outside containers).
     #[arg(long, default_value_t = 10022)]
     pub ssh_port: u16,
     /// A public key allowed to log in to the container's sshd; repeatable.
@@ -57,14 +61,18 @@ pub struct StartArgs {
     /// dstack's directory in the container, where the MPI hostfile is written.
     #[arg(long, default_value = "/dstack")]
     pub dstack_dir: PathBuf,
+    /// The shell profile every login shell reads, made to source the job's environment.
+    #[arg(long, hide = true, default_value = "/etc/profile")]
+    pub etc_profile: PathBuf,
 }
 
 #[derive(Debug, Args)]
-pub struct SwitchUserArgs {
-    #[arg(long)]
-    pub uid: u32,
-    #[arg(long)]
-    pub gid: u32,
+pub struct ExecJobArgs {
+    /// The job user's uid; without it the job keeps the runner's user.
+    #[arg(long, requires = "gid")]
+    pub uid: Option<u32>,
+    #[arg(long, requires = "uid")]
+    pub gid: Option<u32>,
     /// Comma-separated gids.
     #[arg(long, default_value = "", value_parser = parse_ids)]
     pub groups: Ids,
@@ -123,7 +131,7 @@ mod tests {
     #[test]
     fn start_flags_have_dstack_defaults() {
         let cli = Cli::try_parse_from(["dstack-runner", "--log-level", "6", "start"]).unwrap();
-        let Command::Start(args) = cli.command else {
+        let Some(Command::Start(args)) = cli.command else {
             panic!("not start");
         };
         assert_eq!(args.http_port, 10999);
@@ -133,10 +141,10 @@ mod tests {
     }
 
     #[test]
-    fn switch_user_takes_ids_and_a_command() {
+    fn exec_job_takes_ids_and_a_command() {
         let cli = Cli::try_parse_from([
             "dstack-runner",
-            "switch-user",
+            "exec-job",
             "--uid",
             "1000",
             "--gid",
@@ -149,8 +157,8 @@ mod tests {
             "id",
         ])
         .unwrap();
-        let Command::SwitchUser(args) = cli.command else {
-            panic!("not switch-user");
+        let Some(Command::ExecJob(args)) = cli.command else {
+            panic!("not exec-job");
         };
         assert_eq!(args.groups, Ids(vec![27, 100]));
         assert_eq!(args.command, vec!["sh", "-c", "id"]);

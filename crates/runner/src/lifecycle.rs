@@ -69,7 +69,9 @@ mod tests {
             temp_dir: PathBuf::from("/nonexistent/runner"),
             etc_dir: PathBuf::from("/nonexistent/etc"),
             dstack_dir: PathBuf::from("/nonexistent/dstack"),
-            switch_user_helper: PathBuf::from("/nonexistent/dstack-runner"),
+            job_launcher: PathBuf::from("/nonexistent/dstack-runner"),
+            etc_profile: PathBuf::from("/nonexistent/etc/profile"),
+            ssh_port: 0,
         })
     }
 

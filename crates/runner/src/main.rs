@@ -1,17 +1,34 @@
 //! `dstack-runner`: parses the command line, sets up logging, and hands over to the library.
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use dstack_runner::cli::{Cli, Command};
+use dstack_runner::exec_job::{JobIds, exec_job};
 use dstack_runner::server::start;
-use dstack_runner::switch_user::switch_user_and_exec;
 use tokio::signal::unix::{SignalKind, signal};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
-        Command::SwitchUser(args) => {
-            let error = switch_user_and_exec(args.uid, args.gid, &args.groups.0, &args.command);
+    if cli.print_version {
+        println!("dstack-runner version {}", dstack_runner::VERSION);
+        return Ok(());
+    }
+    let Some(command) = cli.command else {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command is required",
+            )
+            .exit();
+    };
+    match command {
+        Command::ExecJob(args) => {
+            let ids = args.uid.zip(args.gid).map(|(uid, gid)| JobIds {
+                uid,
+                gid,
+                groups: args.groups.0,
+            });
+            let error = exec_job(ids.as_ref(), &args.command);
             // This runs as the job: its stderr is the job's log.
             eprintln!("dstack-runner: {error}");
             std::process::exit(127);

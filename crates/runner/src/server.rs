@@ -14,6 +14,7 @@ use crate::api;
 use crate::cli::StartArgs;
 use crate::config::RunnerConfig;
 use crate::lifecycle::{LifecycleError, RUN_WAIT, run_lifecycle};
+use crate::sshd::{SshdSettings, start_sshd};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -52,7 +53,9 @@ pub async fn start(
         temp_dir: args.temp_dir,
         etc_dir: PathBuf::from("/etc"),
         dstack_dir: args.dstack_dir,
-        switch_user_helper: std::env::current_exe().map_err(StartError::OwnBinary)?,
+        etc_profile: args.etc_profile.clone(),
+        ssh_port: args.ssh_port,
+        job_launcher: std::env::current_exe().map_err(StartError::OwnBinary)?,
     };
     let address = SocketAddr::new(listen_ip(&args.http_address)?, args.http_port);
     let listener = TcpListener::bind(address)
@@ -61,6 +64,28 @@ pub async fn start(
     if let Ok(address) = listener.local_addr() {
         tracing::info!("listening on {address}");
     }
+    let sshd = if args.ssh_port == 0 {
+        None
+    } else {
+        let settings = SshdSettings {
+            dir: &config.sshd_dir(),
+            port: args.ssh_port,
+            log_level: &args.ssh_log_level,
+            authorized_keys: &args.ssh_authorized_key,
+        };
+        // A job can run without SSH; only attaching to it needs sshd.
+        match start_sshd(settings).await {
+            Ok(Some(sshd)) => Some(sshd),
+            Ok(None) => {
+                tracing::warn!("the image has no sshd: the job cannot be attached to over SSH");
+                None
+            }
+            Err(error) => {
+                tracing::error!(%error, "sshd not started");
+                None
+            }
+        }
+    };
     let agent = Agent::new(config);
     let (result_tx, result_rx) = tokio::sync::oneshot::channel();
     let lifecycle = {
@@ -69,9 +94,11 @@ pub async fn start(
             let _ = result_tx.send(run_lifecycle(agent, interrupt, RUN_WAIT).await);
         }
     };
-    serve(listener, agent, lifecycle)
-        .await
-        .map_err(StartError::Serve)?;
+    let served = serve(listener, agent, lifecycle).await;
+    if let Some(sshd) = sshd {
+        sshd.stop().await;
+    }
+    served.map_err(StartError::Serve)?;
     match result_rx.await {
         Ok(result) => Ok(result?),
         Err(_) => Ok(()),

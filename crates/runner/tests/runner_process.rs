@@ -25,6 +25,11 @@ struct Runner {
 
 impl Runner {
     fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Starts a runner with `env` added to its environment.
+    fn start_with_env(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         // Jobs of other users must reach their working directories inside.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -36,10 +41,15 @@ impl Runner {
                 "--http-address",
                 "127.0.0.1",
             ])
+            // Not a container: the host's sshd and its directories stay untouched.
+            .args(["--ssh-port", "0"])
             .args(["--http-port", "0", "--temp-dir"])
             .arg(dir.path().join("runner"))
             .arg("--dstack-dir")
             .arg(dir.path().join("dstack"))
+            .arg("--etc-profile")
+            .arg(dir.path().join("etc-profile"))
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -151,8 +161,9 @@ impl Pulled {
         self.states.last().expect("no job state")
     }
 
+    /// The job's output as text, the terminal's `\r\n` line ends read as `\n`.
     fn output(&self) -> String {
-        String::from_utf8_lossy(&self.logs).into_owned()
+        String::from_utf8_lossy(&self.logs).replace("\r\n", "\n")
     }
 }
 
@@ -198,6 +209,22 @@ async fn job_output_arrives_complete_and_in_order_across_pulls() {
     assert_eq!(pulled.last_state().exit_status, Some(0));
     assert_eq!(pulled.last_state().termination_reason, None);
     runner.wait_for_exit();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_job_runs_on_a_terminal_of_its_own() {
+    let runner = Runner::start();
+    let user = json!({"user": {"uid": 4242, "gid": 4343, "username": null, "groupname": null},
+                      "working_dir": runner.path("work").display().to_string()});
+    let script = "[ -t 0 ] && [ -t 1 ] && [ -t 2 ] && echo terminal; echo err >&2; \
+                  ls -ln $(tty) | cut -d' ' -f3; ps -o sid= -p $$; echo $$";
+    runner.submit_and_run(&body(script, user)).await;
+    let pulled = runner.pull_to_end().await;
+    let raw = String::from_utf8_lossy(&pulled.logs).into_owned();
+    let lines: Vec<&str> = raw.split("\r\n").map(str::trim).collect();
+    assert_eq!(lines[..3], ["terminal", "err", "4242"], "{raw:?}");
+    // The job leads its own session.
+    assert_eq!(lines[3], lines[4], "{raw:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -259,6 +286,16 @@ async fn job_sees_its_env_and_the_dstack_variables() {
         std::fs::read_to_string(hostfile).unwrap(),
         "10.0.0.1 slots=4\n10.0.0.2 slots=4\n"
     );
+    // Login shells (SSH sessions) get the same environment through /etc/profile.
+    let login = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            ". {}; echo \"$FOO|$DSTACK_RUN_NAME\"",
+            runner.path("etc-profile").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&login.stdout), "bar baz|test-run\n");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -539,7 +576,7 @@ async fn logs_websocket_streams_the_whole_output_then_closes() {
     runner.submit_and_run(&body(script, json!({}))).await;
     let (output, code) = stream.await.unwrap();
     let expected: String = (1..=100)
-        .map(|i| format!("\x1b[1mline\x1b[0m {i}\n"))
+        .map(|i| format!("\x1b[1mline\x1b[0m {i}\r\n"))
         .collect();
     assert_eq!(String::from_utf8_lossy(&output), expected);
     assert_eq!(code, Some(1000));
@@ -556,4 +593,267 @@ async fn logs_websocket_refuses_a_bad_start_time() {
     let (output, code) = read_ws(&url).await;
     assert!(output.is_empty());
     assert_eq!(code, Some(1003));
+}
+
+/// The remote repo `tests/fixtures/git/make-repo.sh` makes, in a directory of its own.
+struct GitFixture {
+    dir: tempfile::TempDir,
+}
+
+impl GitFixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/git/make-repo.sh");
+        let made = Command::new(script)
+            .arg(dir.path().join("repo"))
+            .output()
+            .unwrap();
+        assert!(made.status.success(), "{made:?}");
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join("repo").join(name)
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.path("origin.git").display())
+    }
+
+    fn commit(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+/// A job on a remote repo cloned from `url` at `hash` of `main` into the runner's `repo`.
+fn remote_repo_body(runner: &Runner, script: &str, url: &str, hash: &str) -> SubmitBody {
+    let repo = runner.path("repo");
+    let repo_data = json!({"repo_type": "remote", "repo_name": "example.com/o/r",
+                           "repo_branch": "main", "repo_hash": hash,
+                           "repo_config_name": "Dev", "repo_config_email": "dev@example.com"});
+    let spec = json!({"repo_dir": repo.display().to_string(),
+                      "working_dir": repo.display().to_string(),
+                      "repo_data": repo_data, "repo_exists_action": "error"});
+    let mut submit = body(script, spec);
+    submit.repo_credentials = Some(
+        serde_json::from_value(json!({"clone_url": url, "oauth_token": "secret-token"})).unwrap(),
+    );
+    submit
+}
+
+/// Submits `submit`, uploads `diff` when given, runs the job to its end.
+async fn run_with_diff(runner: &Runner, submit: &SubmitBody, diff: Option<Vec<u8>>) -> Pulled {
+    runner.client.submit_job(submit).await.unwrap();
+    if let Some(diff) = diff {
+        runner.client.upload_code(diff).await.unwrap();
+    }
+    runner.client.run_job().await.unwrap();
+    runner.pull_to_end().await
+}
+
+fn git_in(dir: &Path, args: &[&str]) -> String {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_is_cloned_at_its_commit_with_the_uploaded_diff_applied() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(
+        &runner,
+        "cat hello.txt new/dir/added.txt",
+        &git.url(),
+        &git.commit("second"),
+    );
+    let diff = std::fs::read(git.path("change.diff")).unwrap();
+    let pulled = run_with_diff(&runner, &submit, Some(diff)).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v2 changed\nadded\n");
+    let repo = runner.path("repo");
+    assert_eq!(
+        std::fs::read(repo.join("data.bin")).unwrap(),
+        b"bin\0ary\x02changed"
+    );
+    assert_eq!(git_in(&repo, &["rev-parse", "HEAD"]), git.commit("second"));
+    assert_eq!(git_in(&repo, &["config", "user.email"]), "dev@example.com");
+    let config = std::fs::read_to_string(repo.join(".git/config")).unwrap();
+    assert!(
+        !config.contains("secret-token") && !config.contains("extraHeader"),
+        "{config}"
+    );
+    assert!(!String::from_utf8_lossy(&pulled.runner_logs).contains("secret-token"));
+    assert!(!runner.path("runner/repo_blobs").exists());
+}
+
+/// `git daemon` serving the fixture's directory on a loopback port, until dropped.
+struct GitDaemon {
+    process: Child,
+    port: u16,
+}
+
+impl GitDaemon {
+    fn serve(git: &GitFixture) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        // git-daemon itself, not `git daemon`: the `git` wrapper runs it as a child, which
+        // killing the wrapper would leave running.
+        let exec_path = Command::new("git").arg("--exec-path").output().unwrap();
+        let exec_path = String::from_utf8_lossy(&exec_path.stdout).trim().to_owned();
+        let process = Command::new(Path::new(&exec_path).join("git-daemon"))
+            .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1"])
+            .arg(format!("--port={port}"))
+            .arg(format!("--base-path={}", git.path("").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(started.elapsed() < DEADLINE, "git daemon did not listen");
+            std::thread::sleep(POLL);
+        }
+        Self { process, port }
+    }
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_is_cloned_over_the_git_protocol() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let daemon = GitDaemon::serve(&git);
+    let url = format!("git://127.0.0.1:{}/origin.git", daemon.port);
+    let submit = remote_repo_body(&runner, "cat hello.txt", &url, &git.commit("second"));
+    let diff = std::fs::read(git.path("change.diff")).unwrap();
+    let pulled = run_with_diff(&runner, &submit, Some(diff)).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v2 changed\n");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_commit_is_checked_out_and_an_empty_diff_changes_nothing() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "cat hello.txt", &git.url(), &git.commit("first"));
+    let pulled = run_with_diff(&runner, &submit, Some(Vec::new())).await;
+    assert_eq!(pulled.last_state().state, JobStatus::Done, "{pulled:?}");
+    assert_eq!(pulled.output(), "v1\n");
+}
+
+/// Runs a remote-repo job that must fail before its commands; its failure message.
+async fn failed_repo_setup(runner: &Runner, submit: &SubmitBody, diff: Option<Vec<u8>>) -> String {
+    let pulled = run_with_diff(runner, submit, diff).await;
+    assert_eq!(states(&pulled), vec![JobStatus::Failed], "{pulled:?}");
+    let last = pulled.last_state();
+    assert_eq!(
+        last.termination_reason,
+        Some(JobTerminationReason::ContainerExitedWithError)
+    );
+    assert!(pulled.logs.is_empty(), "the job's commands ran");
+    last.termination_message.clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_commit_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let wrong = "0123456789abcdef0123456789abcdef01234567";
+    let submit = remote_repo_body(&runner, "true", &git.url(), wrong);
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert!(
+        message.starts_with(&format!(
+            "cannot set up the repo: commit {wrong} is not in file://"
+        )),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_diff_that_does_not_apply_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "true", &git.url(), &git.commit("second"));
+    let diff = std::fs::read(git.path("bad.diff")).unwrap();
+    let message = failed_repo_setup(&runner, &submit, Some(diff)).await;
+    assert!(
+        message.starts_with(&format!(
+            "cannot set up the repo: cannot apply the uploaded diff to commit {}: ",
+            git.commit("second")
+        )),
+        "{message}"
+    );
+    assert!(message.contains("hello.txt"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_remote_fails_the_repo_setup() {
+    let runner = Runner::start();
+    let submit = remote_repo_body(&runner, "true", "file:///nonexistent/repo.git", "");
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert!(
+        message.starts_with("cannot set up the repo: cannot clone file:///nonexistent/repo.git: "),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_remote_repo_without_git_in_the_image_says_so() {
+    let runner = Runner::start_with_env(&[("PATH", "/nonexistent")]);
+    let git = GitFixture::new();
+    let submit = remote_repo_body(&runner, "/bin/true", &git.url(), &git.commit("second"));
+    let message = failed_repo_setup(&runner, &submit, None).await;
+    assert_eq!(
+        message,
+        "cannot set up the repo: the image has no `git` executable, which a remote repo needs: \
+         install git in it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_version_is_one_a_dstack_server_gives_every_feature() {
+    let printed = Command::new(env!("CARGO_BIN_EXE_dstack-runner"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&printed.stdout).into_owned();
+    let version = line
+        .strip_prefix("dstack-runner version ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("not `<name> version <version>`: {line:?}"));
+    assert_eq!(version, dstack_runner::VERSION);
+    let runner = Runner::start();
+    assert_eq!(runner.client.healthcheck().await.unwrap().version, version);
+    // dstack 0.22.5's own parser: `None` means "newest", so no feature is gated off.
+    let python = std::env::var("DSTACK_TEST_PYTHON")
+        .expect("DSTACK_TEST_PYTHON is not set: source scripts/setup/30-dstack-cli.sh");
+    let parsed = Command::new(python)
+        .args([
+            "-c",
+            "import sys; from dstack._internal.server.services.runner.client import \
+             _parse_version; print(_parse_version(sys.argv[1]))",
+            version,
+        ])
+        .output()
+        .unwrap();
+    assert!(parsed.status.success(), "{parsed:?}");
+    assert_eq!(String::from_utf8_lossy(&parsed.stdout), "None\n");
 }

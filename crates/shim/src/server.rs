@@ -30,6 +30,8 @@ pub enum ServerError {
     },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error("cannot find the shim's own binary: {0}")]
+    OwnBinary(#[source] std::io::Error),
     #[error("cannot take back the containers of a previous shim: {0}")]
     Restore(#[source] ShimError),
     #[error("cannot write host info: {0}")]
@@ -63,7 +65,11 @@ pub async fn start(settings: &Settings) -> Result<Arc<Shim>, ServerError> {
         write_host_info(&home, &info)?;
     }
     let defaults = container_defaults(settings, &gpus);
-    let shim = Arc::new(Shim::new(docker, gpus, defaults, &home));
+    let shim_binary_path = match &settings.shim_binary_path {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().map_err(ServerError::OwnBinary)?,
+    };
+    let shim = Arc::new(Shim::new(docker, gpus, defaults, &home, shim_binary_path));
     let restored = shim.restore_tasks().await.map_err(ServerError::Restore)?;
     tracing::info!(restored, "tasks taken back from existing containers");
     Ok(shim)

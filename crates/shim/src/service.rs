@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dstack_agents::shim::{
-    ComponentInfo, ComponentName, ComponentStatus, InstanceInfoResponse, TaskInfoResponse,
-    TaskListItem, TaskStatus, TaskSubmitRequest, TaskTerminateRequest,
+    ComponentInfo, ComponentInstallRequest, InstanceInfoResponse, TaskInfoResponse, TaskListItem,
+    TaskStatus, TaskSubmitRequest, TaskTerminateRequest,
 };
 
+use crate::components::{Components, InstallError};
 use crate::docker::container::ContainerDefaults;
 use crate::docker::{DockerDriver, DockerError};
 use crate::gpu_lock::GpuLock;
@@ -29,6 +30,8 @@ pub enum ShimError {
     NotTerminated { id: String, status: TaskStatus },
     #[error(transparent)]
     Docker(#[from] DockerError),
+    #[error(transparent)]
+    Install(#[from] InstallError),
 }
 
 /// The host agent: its tasks, the Docker daemon, the host's GPUs.
@@ -41,6 +44,7 @@ pub struct Shim {
     pub(crate) defaults: ContainerDefaults,
     /// `<shim home>/runners`: one temp dir per container, bound to its `/tmp/runner`.
     pub(crate) runners_dir: PathBuf,
+    pub(crate) components: Components,
 }
 
 impl Shim {
@@ -50,8 +54,10 @@ impl Shim {
         gpus: HostGpus,
         defaults: ContainerDefaults,
         home: &Path,
+        shim_binary_path: PathBuf,
     ) -> Self {
         Self {
+            components: Components::new(defaults.runner_binary_path.clone(), shim_binary_path),
             store: TaskStore::default(),
             docker,
             gpu_lock: GpuLock::new(gpus.gpus.iter().map(|gpu| gpu.id.clone())),
@@ -182,17 +188,14 @@ impl Shim {
         Ok(())
     }
 
-    /// `GET /api/components`: the runner binary found at its path, and this shim.
+    /// `GET /api/components`: the runner and shim binaries found at their paths.
     pub async fn components(&self) -> Vec<ComponentInfo> {
-        vec![
-            crate::components::probe(ComponentName::Runner, &self.defaults.runner_binary_path)
-                .await,
-            ComponentInfo {
-                name: ComponentName::Shim,
-                version: crate::VERSION.to_owned(),
-                status: ComponentStatus::Installed,
-            },
-        ]
+        self.components.list().await
+    }
+
+    /// `POST /api/components/install`: starts replacing a binary.
+    pub fn install_component(&self, request: &ComponentInstallRequest) -> Result<(), ShimError> {
+        Ok(self.components.install(request.name, &request.url)?)
     }
 
     pub(crate) fn runner_dir(&self, container_name: &str) -> PathBuf {

@@ -36,6 +36,10 @@ pub struct Settings {
         default_value = "/usr/local/bin/dstack-runner"
     )]
     pub runner_binary_path: PathBuf,
+    /// Host path of the shim's own binary, which `/api/components/install` replaces
+    /// [default: the running binary].
+    #[arg(long, env = "DSTACK_SHIM_BINARY_PATH")]
+    pub shim_binary_path: Option<PathBuf>,
     /// HTTP port of the runner inside the container.
     #[arg(long, env = "DSTACK_RUNNER_HTTP_PORT", default_value_t = 10999)]
     pub runner_http_port: u16,

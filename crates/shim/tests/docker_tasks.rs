@@ -4,152 +4,18 @@
 //! The runner binary the shim mounts into containers is a small shell script here, so each
 //! test decides what "the runner" does: print and exit, fail, or run until stopped.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use common::{TestShim, busybox_image, docker};
 use dstack_agents::shim::{
-    NetworkMode, ShimClient, ShimClientError, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
-    TaskTerminateRequest,
+    NetworkMode, ShimClientError, TaskStatus, TaskSubmitRequest, TaskTerminateRequest,
 };
 use dstack_core::status::JobTerminationReason as Reason;
-use dstack_shim::api::ShutdownSignal;
 use dstack_shim::settings::Settings;
-
-/// How long a task may take to reach the state a test waits for.
-const DEADLINE: Duration = Duration::from_secs(60);
-/// Pause between two polls of a task's state.
-const POLL_INTERVAL: Duration = Duration::from_millis(50);
-
-fn busybox_image() -> String {
-    std::env::var("DSTACK_TEST_BUSYBOX_IMAGE").unwrap_or_else(|_| "dstack-test/busybox".into())
-}
-
-/// A shim serving on a free loopback port until dropped, and the containers it created.
-struct TestShim {
-    client: ShimClient,
-    base_url: String,
-    home: tempfile::TempDir,
-    shutdown: ShutdownSignal,
-    task_ids: Vec<String>,
-}
-
-impl TestShim {
-    /// Starts a shim whose "runner" is a script with `runner_body` as its shell code.
-    async fn start(runner_body: &str, extra_flags: &[&str]) -> Self {
-        let home = tempfile::tempdir().unwrap();
-        let runner = home.path().join("fake-runner");
-        std::fs::write(&runner, format!("#!/bin/sh\n{runner_body}\n")).unwrap();
-        std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let mut args = vec![
-            "dstack-shim".to_owned(),
-            "--shim-home".to_owned(),
-            home.path().join("shim").display().to_string(),
-            "--runner-binary-path".to_owned(),
-            runner.display().to_string(),
-        ];
-        args.extend(extra_flags.iter().map(|flag| flag.to_string()));
-        Self::start_with(Settings::try_parse_from(args).unwrap(), home).await
-    }
-
-    async fn start_with(settings: Settings, home: tempfile::TempDir) -> Self {
-        let shim = dstack_shim::server::start(&settings).await.unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let shutdown = ShutdownSignal::default();
-        tokio::spawn(dstack_shim::server::serve(listener, shim, shutdown.clone()));
-        Self {
-            client: ShimClient::new(&format!("http://{address}")).unwrap(),
-            base_url: format!("http://{address}"),
-            home,
-            shutdown,
-            task_ids: Vec::new(),
-        }
-    }
-
-    /// Submits a task of `image` with a fresh id.
-    async fn submit(&mut self, image: &str) -> String {
-        self.submit_with(TaskSubmitRequest {
-            image_name: image.to_owned(),
-            ..Default::default()
-        })
-        .await
-    }
-
-    /// Submits `request` under a fresh id and name, as the server fills it.
-    async fn submit_with(&mut self, request: TaskSubmitRequest) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        self.task_ids.push(id.clone());
-        let request = TaskSubmitRequest {
-            id: id.clone(),
-            name: format!("shim-test-{}", &id[..8]),
-            container_user: "root".into(),
-            gpu: -1,
-            ..request
-        };
-        self.client.submit_task(&request).await.unwrap();
-        id
-    }
-
-    /// Polls the task until `done` holds for it, failing the test after [`DEADLINE`].
-    async fn wait_for(
-        &self,
-        id: &str,
-        done: impl Fn(&TaskInfoResponse) -> bool,
-    ) -> TaskInfoResponse {
-        let started = Instant::now();
-        loop {
-            let task = self.client.get_task(id).await.unwrap();
-            if done(&task) {
-                return task;
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "task never got there: {task:?}"
-            );
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    async fn wait_terminated(&self, id: &str) -> TaskInfoResponse {
-        self.wait_for(id, |task| task.status == TaskStatus::Terminated)
-            .await
-    }
-
-    async fn wait_running(&self, id: &str) -> TaskInfoResponse {
-        self.wait_for(id, |task| {
-            task.status == TaskStatus::Running && task.ports.is_some()
-        })
-        .await
-    }
-}
-
-impl Drop for TestShim {
-    fn drop(&mut self) {
-        self.shutdown.force.cancel();
-        for id in &self.task_ids {
-            remove_containers_of(id);
-        }
-    }
-}
-
-fn docker(args: &[&str]) -> std::process::Output {
-    Command::new("docker").args(args).output().unwrap()
-}
-
-fn remove_containers_of(task_id: &str) {
-    let listed = docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=ai.dstack.shim.task-id={task_id}"),
-    ]);
-    for container in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
-        docker(&["rm", "-f", container]);
-    }
-}
 
 fn container_exists(name: &str) -> bool {
     docker(&["container", "inspect", name]).status.success()

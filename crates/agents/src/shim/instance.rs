@@ -69,7 +69,7 @@ pub struct ComponentInfo {
 }
 
 /// The binaries the shim manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ComponentName {
     #[serde(rename = "dstack-runner")]
     Runner,

@@ -5,18 +5,24 @@
 //! - [`execute`]: sets up the repo, the working directory and the environment, starts the
 //!   commands, streams their output into the agent and returns the job's final state.
 //!
-//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`repo`], [`files`], [`process`].
+//! Modules: [`job_user`], [`paths`], [`env`](mod@env), [`profile`], [`repo`], [`git`] and
+//! [`git_credentials`], [`cluster_ssh`],
+//! [`files`], [`process`].
 
+pub mod cluster_ssh;
 pub mod env;
 pub mod files;
+pub mod git;
+pub mod git_credentials;
 pub mod job_user;
 pub mod paths;
 pub mod process;
+pub mod profile;
 pub mod repo;
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,9 +33,12 @@ use tokio::sync::watch;
 
 use crate::agent::Agent;
 use crate::config::RunnerConfig;
+use crate::connections::{CHECK_INTERVAL, established_to_port};
 use crate::history::JobOutcome;
+use cluster_ssh::{ClusterSsh, set_up_cluster_ssh};
 use env::{JobPlace, build_job_env, mpi_hostfile};
 use files::{ArchiveTarget, unpack_archive};
+use git_credentials::{GitCredentialFiles, install_git_credentials};
 use job_user::{JobUserError, ResolvedUser, resolve_job_user};
 use paths::{PathError, resolve_repo_dir, resolve_working_dir};
 use process::{JobCommand, SwitchUser};
@@ -124,18 +133,47 @@ pub async fn execute(
     job: PreparedJob,
     stop: watch::Receiver<bool>,
 ) -> JobOutcome {
-    match set_up(&agent, &job) {
-        Ok(env) => run_commands(agent, &job, &env, stop).await,
-        Err(outcome) => outcome,
+    // The repo step runs git, which may take a while: off the async workers.
+    let setting_up = {
+        let (agent, job) = (agent.clone(), job.clone());
+        tokio::task::spawn_blocking(move || set_up(&agent, &job))
+    };
+    match setting_up.await {
+        Ok(Ok((env, _credentials))) => run_commands(agent, &job, &env, stop).await,
+        Ok(Err(outcome)) => outcome,
+        Err(error) => failed(
+            JobTerminationReason::ExecutorError,
+            format!("the job's setup failed: {error}"),
+            None,
+        ),
     }
 }
 
-/// Repo, directories and environment; a failure is the job's outcome.
-fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, JobOutcome> {
+/// Repo, directories and environment, and the repo credentials in the job user's home
+/// (removed when dropped, after the job); a failure is the job's outcome.
+fn set_up(
+    agent: &Agent,
+    job: &PreparedJob,
+) -> Result<(BTreeMap<String, String>, Option<GitCredentialFiles>), JobOutcome> {
     let config = agent.config();
     let spec = &job.body.job_spec;
     let executor_error =
         |message: String| failed(JobTerminationReason::ExecutorError, message, None);
+    // As in dstack, a home of `/` (no real home) gets no credentials, and a failure here
+    // only costs the job its own git access.
+    let credentials = job
+        .body
+        .repo_credentials
+        .as_ref()
+        .filter(|_| job.user.home != "/")
+        .and_then(|creds| {
+            install_git_credentials(creds, Path::new(&job.user.home), job.owner())
+                .inspect_err(|error| {
+                    agent.runner_log(&format!("git credentials not set up: {error}"));
+                })
+                .ok()
+        });
+    set_up_nodes_ssh(agent, job);
     let repo_id = job.body.run.run_spec.repo_id.as_deref().unwrap_or_default();
     let code = config.code_path(repo_id);
     let repo_data = spec
@@ -148,6 +186,9 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
         code: (!repo_id.is_empty() && code.is_file()).then_some(code.as_path()),
         exists_action: spec.repo_exists_action,
         owner: job.owner(),
+        credentials: job.body.repo_credentials.as_ref(),
+        single_branch: spec.single_branch.unwrap_or(false),
+        scratch_dir: &config.temp_dir,
     })
     .map_err(|error| {
         failed(
@@ -157,10 +198,7 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
         )
     })?;
     if unpacked {
-        agent.runner_log(&format!(
-            "unpacked the code into {}",
-            job.repo_dir.display()
-        ));
+        agent.runner_log(&format!("set up the code in {}", job.repo_dir.display()));
     }
     let _ = std::fs::remove_dir_all(config.temp_dir.join("repo_blobs"));
     for mapping in &spec.file_archives {
@@ -190,7 +228,36 @@ fn set_up(agent: &Agent, job: &PreparedJob) -> Result<BTreeMap<String, String>, 
     // left out rather than mangled.
     let inherited = std::env::vars_os()
         .filter_map(|(name, value)| Some((name.into_string().ok()?, value.into_string().ok()?)));
-    Ok(build_job_env(inherited, &job.body, place))
+    let env = build_job_env(inherited, &job.body, place);
+    // Only SSH sessions read the profile: the job itself runs without it.
+    if let Err(error) = profile::install_profile(&config.profile(), &config.etc_profile, &env) {
+        agent.runner_log(&format!("cannot write the job's shell profile: {error}"));
+    }
+    Ok((env, credentials))
+}
+
+/// SSH between the nodes of a multi-node job, when the container runs sshd and the job
+/// user has a home; a failure only costs the nodes their SSH.
+fn set_up_nodes_ssh(agent: &Agent, job: &PreparedJob) {
+    let config = agent.config();
+    let node_ips = &job.body.cluster_info.job_ips;
+    let Some(key) = job.body.job_spec.ssh_key.as_ref() else {
+        return;
+    };
+    if node_ips.len() < 2 || config.ssh_port == 0 || job.user.home == "/" {
+        return;
+    }
+    let setup = ClusterSsh {
+        key,
+        node_ips,
+        home: Path::new(&job.user.home),
+        owner: job.owner(),
+        sshd_port: config.ssh_port,
+        authorized_keys: &config.sshd_authorized_keys(),
+    };
+    if let Err(error) = set_up_cluster_ssh(setup) {
+        agent.runner_log(&format!("SSH between the nodes not set up: {error}"));
+    }
 }
 
 fn write_file(path: &std::path::Path, contents: &str) -> io::Result<()> {
@@ -216,13 +283,13 @@ async fn run_commands(
 ) -> JobOutcome {
     let spec = &job.body.job_spec;
     let user = &job.user.user;
-    let helper = agent.config().switch_user_helper.clone();
+    let launcher = agent.config().job_launcher.clone();
     let command = JobCommand {
         argv: &spec.commands,
         env,
         working_dir: &job.working_dir,
+        launcher: &launcher,
         switch_user: job.switch_user.then_some(SwitchUser {
-            helper: &helper,
             uid: user.uid,
             gid: user.gid,
             groups: &user.groups,
@@ -235,6 +302,7 @@ async fn run_commands(
         job.working_dir.display()
     ));
     agent.record_running();
+    let _tracking = track_connections(&agent);
     let sink = {
         let agent = agent.clone();
         move |bytes: &[u8]| agent.record_output(bytes)
@@ -283,6 +351,38 @@ async fn run_commands(
             running.stop(Duration::ZERO).await.ok().map(exit_status),
         ),
     }
+}
+
+/// Stops the task it holds when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Samples SSH connections into the container while the job runs.
+fn track_connections(agent: &Arc<Agent>) -> Option<AbortOnDrop> {
+    let port = agent.config().ssh_port;
+    if port == 0 {
+        return None;
+    }
+    let agent = agent.clone();
+    Some(AbortOnDrop(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(CHECK_INTERVAL);
+        // A late tick is simply a later sample.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            ticks.tick().await;
+            let open = ["/proc/net/tcp", "/proc/net/tcp6"]
+                .iter()
+                .filter_map(|path| std::fs::read_to_string(path).ok())
+                .flat_map(|text| established_to_port(&text, port))
+                .collect();
+            agent.observe_connections(std::time::Instant::now(), open);
+        }
+    })))
 }
 
 /// Resolves once `flag` turns true; never if its sender is gone.

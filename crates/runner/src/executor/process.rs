@@ -1,25 +1,27 @@
-//! The job's process: started through the shell argv of the job spec in its own process
-//! group, stdout and stderr on one pipe (so their order is kept), stopped by signalling the
-//! whole group.
+//! The job's process: started through the shell argv of the job spec in a session of its
+//! own on a new pseudo-terminal, as dstack's runner does (so stdout and stderr are one stream
+//! in order, programs see a terminal, and lines end in `\r\n`), stopped by signalling the
+//! whole process group.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
+use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::process::{ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::signal::{Signal, killpg};
-use nix::unistd::Pid;
+use nix::pty::openpty;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::unistd::{Pid, Uid, ttyname};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-/// How the runner becomes the job user: through its own `switch-user` helper, which sets
-/// groups, gid and uid and then execs the job. The standard library cannot set
-/// supplementary groups on a child without unsafe code, which this workspace forbids.
+/// The job user, which the runner's `exec-job` helper becomes (setting groups, gid and uid)
+/// before it execs the job. The standard library cannot set supplementary groups on a child
+/// without unsafe code, which this workspace forbids.
 #[derive(Debug, Clone, Copy)]
 pub struct SwitchUser<'a> {
-    pub helper: &'a Path,
     pub uid: u32,
     pub gid: u32,
     pub groups: &'a [u32],
@@ -30,6 +32,8 @@ pub struct JobCommand<'a> {
     pub argv: &'a [String],
     pub env: &'a BTreeMap<String, String>,
     pub working_dir: &'a Path,
+    /// The runner binary, run as `exec-job`.
+    pub launcher: &'a Path,
     pub switch_user: Option<SwitchUser<'a>>,
 }
 
@@ -37,8 +41,8 @@ pub struct JobCommand<'a> {
 pub enum SpawnError {
     #[error("the job has no commands")]
     NoCommands,
-    #[error("cannot create the output pipe: {0}")]
-    Pipe(io::Error),
+    #[error("cannot open a pseudo-terminal: {0}")]
+    Terminal(io::Error),
     #[error("cannot start {program:?}: {source}")]
     Start { program: String, source: io::Error },
 }
@@ -58,38 +62,38 @@ pub fn spawn(
     mut sink: impl FnMut(&[u8]) + Send + 'static,
 ) -> Result<RunningJob, SpawnError> {
     let (program, args) = job.argv.split_first().ok_or(SpawnError::NoCommands)?;
-    let mut command = match job.switch_user {
-        Some(switch) => {
-            let groups: Vec<String> = switch.groups.iter().map(u32::to_string).collect();
-            let mut command = Command::new(switch.helper);
-            command
-                .arg("switch-user")
-                .args(["--uid", &switch.uid.to_string()])
-                .args(["--gid", &switch.gid.to_string()])
-                .args(["--groups", &groups.join(",")])
-                .arg("--")
-                .arg(program);
-            command
-        }
-        None => Command::new(program),
-    };
-    let (mut reader, writer) = io::pipe().map_err(SpawnError::Pipe)?;
-    let stderr = writer.try_clone().map_err(SpawnError::Pipe)?;
+    let terminal = openpty(None, None).map_err(|errno| SpawnError::Terminal(errno.into()))?;
+    let mut command = Command::new(job.launcher);
+    command.arg("exec-job");
+    if let Some(switch) = job.switch_user {
+        // The job must own its terminal to reopen it (`/dev/tty`) or change its modes.
+        let tty = ttyname(&terminal.slave).map_err(|errno| SpawnError::Terminal(errno.into()))?;
+        nix::unistd::chown(&tty, Some(Uid::from_raw(switch.uid)), None)
+            .map_err(|errno| SpawnError::Terminal(errno.into()))?;
+        let groups: Vec<String> = switch.groups.iter().map(u32::to_string).collect();
+        command
+            .args(["--uid", &switch.uid.to_string()])
+            .args(["--gid", &switch.gid.to_string()])
+            .args(["--groups", &groups.join(",")]);
+    }
+    let slave = |fd: &OwnedFd| fd.try_clone().map_err(SpawnError::Terminal);
     command
+        .arg("--")
+        .arg(program)
         .args(args)
         .env_clear()
         .envs(job.env)
         .current_dir(job.working_dir)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(stderr)
-        .process_group(0);
+        .stdin(slave(&terminal.slave)?)
+        .stdout(slave(&terminal.slave)?)
+        .stderr(terminal.slave);
     let child = command.spawn().map_err(|source| SpawnError::Start {
         program: program.clone(),
         source,
     })?;
-    // The pipe's write ends must close in the runner, or the reader never sees the end.
+    // The terminal's other end must close in the runner, or the reader never sees the end.
     drop(command);
+    let mut reader = std::fs::File::from(terminal.master);
     let group = child
         .id()
         .and_then(|id| i32::try_from(id).ok())
@@ -104,6 +108,7 @@ pub fn spawn(
                 Ok(0) => break,
                 Ok(read) => sink(&buffer[..read]),
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // EIO: every process of the job has closed the terminal.
                 Err(_) => break,
             }
         }
@@ -150,7 +155,12 @@ impl RunningJob {
         let Some(group) = self.group.filter(|group| group.as_raw() > 0) else {
             return;
         };
-        match killpg(group, signal) {
+        // Until the helper has made its session the group does not exist: signal the process.
+        let sent = match killpg(group, signal) {
+            Err(Errno::ESRCH) => kill(group, signal),
+            other => other,
+        };
+        match sent {
             Ok(()) | Err(Errno::ESRCH) => {}
             Err(error) => tracing::warn!(%error, ?signal, "cannot signal the job's processes"),
         }

@@ -1,22 +1,22 @@
 //! The job's code (agents.md §3.8): the uploaded tar of a local or virtual repo unpacked into
-//! the repo directory, which then belongs to the job user.
-//!
-//! Remote repos (a git clone plus the uploaded diff) are not handled yet and fail the job
-//! with a message that says so.
+//! the repo directory, or a remote repo cloned there with the uploaded diff applied
+//! ([`super::git`]); the directory then belongs to the job user.
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use dstack_core::api::repos::RunRepoData;
+use dstack_core::api::repos::{RemoteRepoCreds, RunRepoData};
 use dstack_core::configuration::repos::RepoExistsAction;
+
+use super::git::{GitAuth, GitCheckout, GitError, clone_repo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepoError {
     #[error("repo dir is not empty: {0}")]
     NotEmpty(PathBuf),
-    #[error("remote (git) repos are not supported by this runner yet")]
-    RemoteUnsupported,
+    #[error(transparent)]
+    Git(#[from] GitError),
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -46,9 +46,15 @@ pub struct RepoSetup<'a> {
     /// `None` keeps what is there, as runners before 0.19 did.
     pub exists_action: Option<RepoExistsAction>,
     pub owner: Owner,
+    /// Where a remote repo comes from and the secrets to fetch it.
+    pub credentials: Option<&'a RemoteRepoCreds>,
+    /// Clone only the job's branch.
+    pub single_branch: bool,
+    /// A runner-private directory for short-lived files (an SSH key during the clone).
+    pub scratch_dir: &'a Path,
 }
 
-/// Sets up the repo. Returns whether code was unpacked.
+/// Sets up the repo. Returns whether code was unpacked or cloned.
 pub fn setup_repo(setup: RepoSetup<'_>) -> Result<bool, RepoError> {
     let Some(repo_data) = setup.repo_data else {
         return Ok(false);
@@ -60,18 +66,50 @@ pub fn setup_repo(setup: RepoSetup<'_>) -> Result<bool, RepoError> {
         };
     }
     match repo_data {
-        RunRepoData::Remote { .. } => Err(RepoError::RemoteUnsupported),
+        RunRepoData::Remote {
+            repo_branch,
+            repo_hash,
+            repo_config_name,
+            repo_config_email,
+            ..
+        } => {
+            let credentials = setup.credentials;
+            let clone_url = credentials.map_or("", |creds| creds.clone_url.as_str());
+            let checkout = GitCheckout {
+                clone_url,
+                auth: credentials.map_or(GitAuth::None, |creds| auth_for(clone_url, creds)),
+                branch: repo_branch.as_deref().filter(|branch| !branch.is_empty()),
+                hash: repo_hash.as_deref().filter(|hash| !hash.is_empty()),
+                single_branch: setup.single_branch,
+                config_name: repo_config_name.as_deref(),
+                config_email: repo_config_email.as_deref(),
+                diff: setup.code,
+                scratch_dir: setup.scratch_dir,
+            };
+            create_dir_owned(setup.repo_dir, setup.owner)?;
+            clone_repo(checkout, setup.repo_dir)?;
+        }
         RunRepoData::Local { .. } | RunRepoData::Virtual => {
             let Some(code) = setup.code else {
                 return Ok(false);
             };
             create_dir_owned(setup.repo_dir, setup.owner)?;
             unpack_tar(code, setup.repo_dir)?;
-            if let Some(owner) = setup.owner {
-                chown_tree(setup.repo_dir, owner)?;
-            }
-            Ok(true)
         }
+    }
+    if let Some(owner) = setup.owner {
+        chown_tree(setup.repo_dir, owner)?;
+    }
+    Ok(true)
+}
+
+/// A token goes with HTTP(S) URLs, a private key with every other (SSH) URL.
+fn auth_for<'a>(clone_url: &str, creds: &'a RemoteRepoCreds) -> GitAuth<'a> {
+    let secret = |value: &'a Option<String>| value.as_deref().filter(|value| !value.is_empty());
+    if clone_url.starts_with("http://") || clone_url.starts_with("https://") {
+        secret(&creds.oauth_token).map_or(GitAuth::None, GitAuth::OauthToken)
+    } else {
+        secret(&creds.private_key).map_or(GitAuth::None, GitAuth::PrivateKey)
     }
 }
 
@@ -158,6 +196,9 @@ mod tests {
             code,
             exists_action: Some(RepoExistsAction::Error),
             owner: None,
+            credentials: None,
+            single_branch: false,
+            scratch_dir: repo_dir,
         }
     }
 
@@ -211,19 +252,5 @@ mod tests {
         let repo = temp.path().join("workflow");
         fs::create_dir_all(repo.join("lost+found")).unwrap();
         assert!(setup_repo(setup(&repo, Some(&code), &RunRepoData::Virtual)).unwrap());
-    }
-
-    #[test]
-    fn remote_repos_say_they_are_unsupported() {
-        let temp = tempfile::tempdir().unwrap();
-        let remote = RunRepoData::Remote {
-            repo_name: "github.com/o/r".to_owned(),
-            repo_branch: None,
-            repo_hash: None,
-            repo_config_name: None,
-            repo_config_email: None,
-        };
-        let error = setup_repo(setup(&temp.path().join("w"), None, &remote)).unwrap_err();
-        assert!(matches!(error, RepoError::RemoteUnsupported));
     }
 }

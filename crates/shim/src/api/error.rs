@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
+use crate::components::InstallError;
 use crate::service::ShimError;
 use crate::task::TaskStoreError;
 
@@ -26,7 +27,10 @@ impl ApiError {
 impl From<ShimError> for ApiError {
     fn from(error: ShimError) -> Self {
         let status = match &error {
-            ShimError::MissingField(_) => StatusCode::BAD_REQUEST,
+            ShimError::MissingField(_) | ShimError::Install(InstallError::NoUrl) => {
+                StatusCode::BAD_REQUEST
+            }
+            ShimError::Install(InstallError::InProgress(_)) => StatusCode::CONFLICT,
             ShimError::Store(TaskStoreError::NotFound(_)) => StatusCode::NOT_FOUND,
             ShimError::Store(
                 TaskStoreError::AlreadyExists(_) | TaskStoreError::Transition { .. },

@@ -14,9 +14,9 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use dstack_agents::shim::{
-    ComponentsResponse, HealthcheckResponse, InstanceHealthResponse, InstanceInfoResponse,
-    SHIM_SERVICE_NAME, ShutdownRequest, TaskInfoResponse, TaskListResponse, TaskSubmitRequest,
-    TaskTerminateRequest,
+    ComponentInstallRequest, ComponentsResponse, HealthcheckResponse, InstanceHealthResponse,
+    InstanceInfoResponse, SHIM_SERVICE_NAME, ShutdownRequest, TaskInfoResponse, TaskListResponse,
+    TaskSubmitRequest, TaskTerminateRequest,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -46,6 +46,7 @@ pub fn router(shim: Arc<Shim>, shutdown: ShutdownSignal) -> Router {
         .route("/api/instance/health", get(instance_health))
         .route("/api/instance/info", get(instance_info))
         .route("/api/components", get(components))
+        .route("/api/components/install", post(install_component))
         .route("/api/tasks", get(list_tasks).post(submit_task))
         .route("/api/tasks/{id}", get(get_task))
         .route("/api/tasks/{id}/terminate", post(terminate_task))
@@ -87,6 +88,14 @@ async fn components(State(state): State<ApiState>) -> Json<ComponentsResponse> {
     Json(ComponentsResponse {
         components: state.shim.components().await,
     })
+}
+
+/// Returns at once; the download goes on in the background (see `GET /api/components`).
+async fn install_component(
+    State(state): State<ApiState>,
+    JsonBody(request): JsonBody<ComponentInstallRequest>,
+) -> Result<(), ApiError> {
+    Ok(state.shim.install_component(&request)?)
 }
 
 async fn list_tasks(State(state): State<ApiState>) -> Json<TaskListResponse> {

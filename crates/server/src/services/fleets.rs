@@ -34,6 +34,7 @@ use super::users::Caller;
 use super::{ServiceError, names};
 use crate::db::fleets::{self as fleet_rows, FleetFilter, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
+use crate::db::runs as run_rows;
 use crate::db::{self, CreatedAtCursor, Database, DbError};
 
 /// At most this many offers in a plan.
@@ -612,7 +613,8 @@ fn in_use(instance: &InstanceRow) -> bool {
     instance.busy_blocks > 0 || instance.status == InstanceStatus::Busy
 }
 
-/// `fleets/delete`: each named live fleet goes with its instances. A fleet whose instances are
+/// `fleets/delete`: each named live fleet goes with its instances, unless an instance is busy
+/// or an active run uses the fleet ("Fleet is in use"). A fleet whose instances are
 /// all gone (or never were) is deleted at once; otherwise it and its instances go to
 /// `terminating`. Names that match no live fleet are skipped, as dstack does.
 pub async fn delete(
@@ -633,7 +635,7 @@ pub async fn delete(
             check_can_manage_ssh_fleets(access)?;
         }
         let instances = instance_rows::list_live_of_fleet(&mut *tx, fleet.id).await?;
-        if instances.iter().any(in_use) {
+        if instances.iter().any(in_use) || run_rows::active_in_fleet(&mut *tx, fleet.id).await? {
             return Err(ServiceError::Invalid(format!(
                 "Failed to delete fleet {name}. Fleet is in use."
             )));

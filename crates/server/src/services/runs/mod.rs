@@ -493,7 +493,10 @@ async fn stop_one(
                 message: None,
                 now,
             };
-            job_rows::end(&mut *tx, job.id, job.status, end).await?;
+            if !job_rows::end(&mut *tx, job.id, job.status, end).await? {
+                // Another writer moved the job first; it records its own change.
+                continue;
+            }
             let mut message = status_changed("Job", job.status, status);
             if status == JobStatus::Terminating {
                 message = format!("{message}. Termination reason: {}", upper(job_reason));

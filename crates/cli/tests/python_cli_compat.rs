@@ -338,6 +338,53 @@ fn the_python_cli_applies_lists_and_deletes_an_ssh_fleet() {
     assert!(fleet_row.contains("terminating"), "{listed}");
 }
 
+/// `dstack offer`'s header and no-offers line, as the reference 0.22.5 server makes the CLI
+/// print them for a project without fleets or backends.
+const NO_OFFERS: &[&str] = &[
+    " Project      main",
+    " Resources    cpu=1.. mem=0GB.. gpu=0..",
+    " Spot policy  on-demand",
+    " Max price    off",
+    "",
+    "No matching instance offers available. Possible reasons: \
+     https://dstack.ai/docs/guides/troubleshooting/#no-offers",
+    "",
+];
+
+#[test]
+fn the_python_cli_offers_nothing_without_fleets() {
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let home = tempfile::tempdir().expect("temp home");
+    let _server = Server::start(home.path());
+
+    let plain = python_cli(&cli, home.path(), &["offer"]);
+    let lines: Vec<&str> = plain.lines().map(str::trim_end).collect();
+    assert_eq!(lines, NO_OFFERS, "{plain}");
+
+    let printed = python_cli(&cli, home.path(), &["offer", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&printed).expect("offer --json is JSON");
+    let expected = serde_json::json!({
+        "project": "main",
+        "user": "admin",
+        "requirements": {
+            "resources": {
+                "cpu": {"arch": null, "count": {"min": 1, "max": null}},
+                "memory": {"min": 0.0, "max": null},
+                "shm_size": null,
+                "gpu": {"vendor": null, "name": null, "count": {"min": 0, "max": null},
+                        "memory": null, "total_memory": null, "compute_capability": null},
+                "disk": null,
+            },
+            "max_price": null,
+            "spot": null,
+            "reservation": null,
+        },
+        "offers": [],
+        "total_offers": 0,
+    });
+    assert_eq!(json, expected, "{printed}");
+}
+
 /// Applies `yaml` as `file` under `home` with the Python CLI, detached.
 fn apply_yaml(cli: &str, home: &Path, file: &str, yaml: &str) -> String {
     std::fs::write(home.join(file), yaml).expect("write the configuration");

@@ -61,7 +61,7 @@ pub async fn apply(
     JsonBody(request): JsonBody<ApplyFleetPlanRequest>,
 ) -> Result<Json<Fleet>, ServerError> {
     Ok(Json(
-        fleets::apply(state.db.pool(), &project.access, request).await?,
+        fleets::apply(state.db.pool(), &project.access, &project.caller, request).await?,
     ))
 }
 
@@ -71,7 +71,13 @@ pub async fn delete(
     project: ProjectMember,
     JsonBody(request): JsonBody<DeleteFleetsRequest>,
 ) -> Result<Json<()>, ServerError> {
-    fleets::delete(state.db.pool(), &project.access, &request.names).await?;
+    fleets::delete(
+        state.db.pool(),
+        &project.access,
+        &project.caller,
+        &request.names,
+    )
+    .await?;
     Ok(Json(()))
 }
 
@@ -84,6 +90,7 @@ pub async fn delete_instances(
     let done = fleets::delete_instances(
         state.db.pool(),
         &project.access,
+        &project.caller,
         &request.name,
         &request.instance_nums,
     );

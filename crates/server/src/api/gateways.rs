@@ -59,7 +59,7 @@ pub async fn apply(
     JsonBody(request): JsonBody<ApplyGatewayPlanRequest>,
 ) -> Result<Json<Gateway>, ServerError> {
     Ok(Json(
-        gateways::apply(state.db.pool(), &project.access, request).await?,
+        gateways::apply(state.db.pool(), &project.access, &project.caller, request).await?,
     ))
 }
 
@@ -72,6 +72,7 @@ pub async fn create(
     let created = gateways::create(
         state.db.pool(),
         &project.access,
+        &project.caller,
         &request.configuration,
         None,
     );
@@ -84,7 +85,13 @@ pub async fn delete(
     project: ProjectAdmin,
     JsonBody(request): JsonBody<DeleteGatewaysRequest>,
 ) -> Result<Json<()>, ServerError> {
-    gateways::delete(state.db.pool(), &project.access, &request.names).await?;
+    gateways::delete(
+        state.db.pool(),
+        &project.access,
+        &project.caller,
+        &request.names,
+    )
+    .await?;
     Ok(Json(()))
 }
 

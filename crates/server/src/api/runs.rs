@@ -75,6 +75,7 @@ pub async fn stop(
     runs::stop(
         &state.db,
         &project.access,
+        &project.caller,
         &request.runs_names,
         request.abort,
     )
@@ -88,6 +89,12 @@ pub async fn delete(
     project: ProjectMember,
     JsonBody(request): JsonBody<DeleteRunsRequest>,
 ) -> Result<Json<()>, ServerError> {
-    runs::delete(&state.db, &project.access, &request.runs_names).await?;
+    runs::delete(
+        &state.db,
+        &project.access,
+        &project.caller,
+        &request.runs_names,
+    )
+    .await?;
     Ok(Json(()))
 }

@@ -66,6 +66,12 @@ pub async fn delete(
     project: ProjectMember,
     JsonBody(request): JsonBody<DeleteVolumesRequest>,
 ) -> Result<Json<()>, ServerError> {
-    volumes::delete(state.db.pool(), &project.access, &request.names).await?;
+    volumes::delete(
+        state.db.pool(),
+        &project.access,
+        &project.caller,
+        &request.names,
+    )
+    .await?;
     Ok(Json(()))
 }

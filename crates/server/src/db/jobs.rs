@@ -15,6 +15,8 @@ pub struct JobRow {
     pub id: Uuid4,
     /// The run.
     pub run_id: Uuid4,
+    /// The job's name, `<run>-<job_num>-<replica_num>`.
+    pub job_name: String,
     /// The job within its replica.
     pub job_num: i64,
     /// The replica.
@@ -51,7 +53,7 @@ pub struct JobRow {
     pub inactivity_secs: Option<i64>,
 }
 
-const SELECT: &str = "SELECT id, run_id, job_num, replica_num, submission_num, deployment_num, \
+const SELECT: &str = "SELECT id, run_id, job_name, job_num, replica_num, submission_num, deployment_num, \
     submitted_at, last_processed_at, finished_at, status, termination_reason, \
     termination_reason_message, exit_status, error, job_spec, instance_id, \
     job_provisioning_data, job_runtime_data, inactivity_secs FROM jobs";
@@ -64,6 +66,7 @@ fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
     Ok(JobRow {
         id: parse_id("jobs.id", &id)?,
         run_id: parse_id("jobs.run_id", &run_id)?,
+        job_name: row.try_get("job_name")?,
         job_num: row.try_get("job_num")?,
         replica_num: row.try_get("replica_num")?,
         submission_num: row.try_get("submission_num")?,

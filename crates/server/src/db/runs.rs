@@ -282,3 +282,19 @@ pub async fn update_spec<'e>(
         .await?;
     Ok(())
 }
+
+/// Whether a live, unfinished run uses fleet `fleet_id`.
+pub async fn active_in_fleet<'e>(
+    db: impl Executor<'e, Database = Any>,
+    fleet_id: uuid::Uuid,
+) -> Result<bool, DbError> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM runs WHERE fleet_id = $1 AND deleted = 0 \
+         AND status NOT IN ('terminated', 'failed', 'done')",
+    )
+    .bind(fleet_id.to_string())
+    .fetch_one(db)
+    .await?;
+    let count: i64 = row.try_get("n")?;
+    Ok(count > 0)
+}

@@ -173,6 +173,20 @@ pub async fn record(
     Ok(())
 }
 
+/// A status or reason as dstack's messages spell it: the wire name in capitals.
+pub fn upper(value: impl std::fmt::Display) -> String {
+    value.to_string().to_uppercase()
+}
+
+/// "`kind` status changed OLD -> NEW", the message of every status change.
+pub fn status_changed(
+    kind: &str,
+    old: impl std::fmt::Display,
+    new: impl std::fmt::Display,
+) -> String {
+    format!("{kind} status changed {} -> {}", upper(old), upper(new))
+}
+
 fn ids(list: &[Uuid]) -> Vec<String> {
     list.iter().map(Uuid::to_string).collect()
 }

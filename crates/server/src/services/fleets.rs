@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
+use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::instances::{parse_json, to_instance};
 use super::offers::{self, Source};
 use super::projects::ProjectAccess;
@@ -33,6 +34,7 @@ use super::users::Caller;
 use super::{ServiceError, names};
 use crate::db::fleets::{self as fleet_rows, FleetFilter, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
+use crate::db::runs as run_rows;
 use crate::db::{self, CreatedAtCursor, Database, DbError};
 
 /// At most this many offers in a plan.
@@ -90,6 +92,36 @@ async fn to_fleet(pool: &AnyPool, row: &FleetRow) -> Result<Fleet, ServiceError>
             .map(to_instance)
             .collect::<Result<_, _>>()?,
     })
+}
+
+fn fleet_target(access: &ProjectAccess, id: Uuid, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Fleet, access.project.id, id, name).within_fleet(id)
+}
+
+fn instance_target(access: &ProjectAccess, fleet_id: Uuid, id: Uuid, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Instance, access.project.id, id, name)
+        .within_fleet(fleet_id)
+}
+
+/// Records that the caller created `instance` (`on` says when: fleet submission or update).
+async fn record_instance_created(
+    tx: &mut Transaction<'static, Any>,
+    access: &ProjectAccess,
+    caller: &Caller,
+    instance: &NewInstance,
+    on: &str,
+) -> Result<(), ServiceError> {
+    let message = format!(
+        "Instance created on {on}. Status: {}",
+        upper(instance.status.unwrap_or(InstanceStatus::Pending))
+    );
+    let target = [instance_target(
+        access,
+        instance.fleet_id,
+        instance.id,
+        &instance.name,
+    )];
+    events::record(tx, Some(caller.user.id), &message, &target).await
 }
 
 fn project_id(access: &ProjectAccess) -> String {
@@ -254,6 +286,7 @@ pub async fn get_plan(
 pub async fn apply(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     request: ApplyFleetPlanRequest,
 ) -> Result<Fleet, ServiceError> {
     let spec = request.plan.spec;
@@ -268,7 +301,7 @@ pub async fn apply(
     };
     let Some(row) = existing else {
         check_spec(pool, &spec, None).await?;
-        return create(pool, access, spec).await;
+        return create(pool, access, caller, spec).await;
     };
     check_spec(pool, &spec, Some(row.id)).await?;
     if row.is_locked(db::to_micros(Utc::now())) {
@@ -292,7 +325,7 @@ pub async fn apply(
         }
     }
     check_can_update(&stored, &spec).map_err(ServiceError::Invalid)?;
-    update(pool, access, &row, &stored, &spec).await?;
+    update(pool, access, caller, &row, &stored, &spec).await?;
     let row = fleet_rows::find_by_id(pool, &project, row.id)
         .await?
         .ok_or_else(not_found)?;
@@ -304,6 +337,7 @@ pub async fn apply(
 async fn create(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     spec: FleetSpec,
 ) -> Result<Fleet, ServiceError> {
     let project = project_id(access);
@@ -333,6 +367,9 @@ async fn create(
                 Err(DbError::UniqueViolation) => return Err(resource_exists()),
                 other => other?,
             }
+            let message = format!("Fleet created. Status: {}", upper(FleetStatus::Active));
+            let target = [fleet_target(access, id, &name)];
+            events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
             let new_instances = match &spec.configuration.ssh_config {
                 Some(ssh) => ssh
                     .hosts
@@ -346,6 +383,8 @@ async fn create(
             };
             for instance in &new_instances {
                 instance_rows::insert(&mut *tx, instance).await?;
+                record_instance_created(&mut tx, access, caller, instance, "fleet submission")
+                    .await?;
             }
             tx.commit().await?;
             Ok(id)
@@ -491,6 +530,7 @@ fn ssh_instance(
 async fn update(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     row: &FleetRow,
     stored: &FleetSpec,
     spec: &FleetSpec,
@@ -510,7 +550,7 @@ async fn update(
                 .as_ref()
                 .is_some_and(|host| changes.removed.contains(host))
         }) {
-            terminate(&mut tx, instance).await?;
+            terminate(&mut tx, access, caller, instance).await?;
         }
         let mut taken: Vec<u32> = live.iter().map(|i| i.instance_num).collect();
         let now = db::to_micros(Utc::now());
@@ -531,6 +571,7 @@ async fn update(
                 now,
             )?;
             instance_rows::insert(&mut *tx, &instance).await?;
+            record_instance_created(&mut tx, access, caller, &instance, "fleet update").await?;
         }
     }
     tx.commit().await?;
@@ -541,17 +582,29 @@ async fn update(
 /// to `terminating` for the pipeline to finish.
 async fn terminate(
     tx: &mut Transaction<'static, Any>,
+    access: &ProjectAccess,
+    caller: &Caller,
     instance: &InstanceRow,
 ) -> Result<(), ServiceError> {
     if instance.status == InstanceStatus::Terminated {
         instance_rows::mark_deleted(&mut **tx, instance.id, Utc::now()).await?;
-    } else {
-        instance_rows::set_terminating(
-            &mut **tx,
+        return Ok(());
+    }
+    let reason = InstanceTerminationReason::TerminatedByUser;
+    instance_rows::set_terminating(&mut **tx, instance.id, reason).await?;
+    if instance.status != InstanceStatus::Terminating {
+        let message = format!(
+            "{}. Termination reason: {}",
+            status_changed("Instance", instance.status, InstanceStatus::Terminating),
+            upper(reason)
+        );
+        let target = [instance_target(
+            access,
+            instance.fleet_id,
             instance.id,
-            InstanceTerminationReason::TerminatedByUser,
-        )
-        .await?;
+            &instance.name,
+        )];
+        events::record(tx, Some(caller.user.id), &message, &target).await?;
     }
     Ok(())
 }
@@ -560,12 +613,14 @@ fn in_use(instance: &InstanceRow) -> bool {
     instance.busy_blocks > 0 || instance.status == InstanceStatus::Busy
 }
 
-/// `fleets/delete`: each named live fleet goes with its instances. A fleet whose instances are
+/// `fleets/delete`: each named live fleet goes with its instances, unless an instance is busy
+/// or an active run uses the fleet ("Fleet is in use"). A fleet whose instances are
 /// all gone (or never were) is deleted at once; otherwise it and its instances go to
 /// `terminating`. Names that match no live fleet are skipped, as dstack does.
 pub async fn delete(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     names: &[String],
 ) -> Result<(), ServiceError> {
     let project = project_id(access);
@@ -580,19 +635,28 @@ pub async fn delete(
             check_can_manage_ssh_fleets(access)?;
         }
         let instances = instance_rows::list_live_of_fleet(&mut *tx, fleet.id).await?;
-        if instances.iter().any(in_use) {
+        if instances.iter().any(in_use) || run_rows::active_in_fleet(&mut *tx, fleet.id).await? {
             return Err(ServiceError::Invalid(format!(
                 "Failed to delete fleet {name}. Fleet is in use."
             )));
         }
         for instance in &instances {
-            terminate(&mut tx, instance).await?;
+            terminate(&mut tx, access, caller, instance).await?;
+        }
+        let target = [fleet_target(access, fleet.id, &fleet.name)];
+        if fleet.status != FleetStatus::Terminating {
+            let message = status_changed("Fleet", fleet.status, FleetStatus::Terminating);
+            events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
         }
         if instances
             .iter()
             .all(|i| i.status == InstanceStatus::Terminated)
         {
+            // What the fleet pipeline would do next, at once: there is nothing to wait for.
             fleet_rows::mark_deleted(&mut *tx, fleet.id, now).await?;
+            let message =
+                status_changed("Fleet", FleetStatus::Terminating, FleetStatus::Terminated);
+            events::record(&mut tx, None, &message, &target).await?;
         } else {
             fleet_rows::set_terminating(&mut *tx, fleet.id).await?;
         }
@@ -617,6 +681,7 @@ fn check_deletable(fleet: &FleetRow, now: chrono::DateTime<Utc>) -> Result<(), S
 pub async fn delete_instances(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     name: &str,
     instance_nums: &[u32],
 ) -> Result<(), ServiceError> {
@@ -640,7 +705,7 @@ pub async fn delete_instances(
         )));
     }
     for instance in &chosen {
-        terminate(&mut tx, instance).await?;
+        terminate(&mut tx, access, caller, instance).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -11,6 +11,7 @@ use serde_json::Value;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
+use super::events::{self, EventTarget, TargetType, upper};
 use super::instances::parse_json;
 use super::projects::ProjectAccess;
 use super::users::Caller;
@@ -153,11 +154,16 @@ pub async fn get_plan(
     })
 }
 
+fn gateway_target(access: &ProjectAccess, id: Uuid, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Gateway, access.project.id, id, name)
+}
+
 /// `gateways/create` and the create side of `apply`: stores the gateway as `submitted`. It
 /// becomes the default when asked to, or when the project has none and `default` is unset.
 pub async fn create(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     configuration: &GatewayConfiguration,
     configuration_path: Option<&str>,
 ) -> Result<Gateway, ServiceError> {
@@ -189,6 +195,12 @@ pub async fn create(
                 }
                 other => other?,
             }
+            let message = format!(
+                "Gateway created. Status: {}",
+                upper(GatewayStatus::Submitted)
+            );
+            let target = [gateway_target(access, id, &name)];
+            events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
             let has_default = gateway_rows::list_live(&mut *tx, &project)
                 .await?
                 .iter()
@@ -211,6 +223,7 @@ pub async fn create(
 pub async fn apply(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     request: ApplyGatewayPlanRequest,
 ) -> Result<Gateway, ServiceError> {
     let spec = request.plan.spec;
@@ -224,6 +237,7 @@ pub async fn apply(
         return create(
             pool,
             access,
+            caller,
             configuration,
             spec.configuration_path.as_deref(),
         )
@@ -276,6 +290,7 @@ pub async fn apply(
 pub async fn delete(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     names: &[String],
 ) -> Result<(), ServiceError> {
     let project = project_id(access);
@@ -284,8 +299,13 @@ pub async fn delete(
         let Some(row) = gateway_rows::find_by_name(&mut *tx, &project, name).await? else {
             return Err(ServiceError::NotFound(format!("Gateway {name} not found")));
         };
+        let target = [gateway_target(access, row.id, &row.name)];
+        let actor = Some(caller.user.id);
+        events::record(&mut tx, actor, "Gateway marked for deletion", &target).await?;
         if row.status == GatewayStatus::Submitted {
             gateway_rows::mark_deleted(&mut *tx, row.id, Utc::now()).await?;
+            // What the pipeline would record once done; nothing was provisioned to wait for.
+            events::record(&mut tx, None, "Gateway deleted", &target).await?;
         } else {
             gateway_rows::mark_to_be_deleted(&mut *tx, row.id).await?;
         }

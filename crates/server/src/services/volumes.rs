@@ -6,10 +6,12 @@ use dstack_core::api::volumes::{
     ListVolumesRequest, Volume, VolumeAttachment, VolumeAttachmentData, VolumeInstance,
 };
 use dstack_core::configuration::volume::VolumeConfiguration;
+use dstack_core::status::VolumeStatus;
 use serde_json::Value;
 use sqlx::AnyPool;
 use uuid::Uuid;
 
+use super::events::{self, EventTarget, TargetType, upper};
 use super::instances::parse_json;
 use super::projects::ProjectAccess;
 use super::users::Caller;
@@ -124,6 +126,10 @@ fn is_external(configuration: &Value) -> bool {
         .any(|key| configuration.get(key).is_some_and(|v| !v.is_null()))
 }
 
+fn volume_target(access: &ProjectAccess, id: Uuid, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Volume, access.project.id, id, name)
+}
+
 /// `volumes/create`: stores the volume as `submitted`, under the given or a generated name.
 pub async fn create(
     pool: &AnyPool,
@@ -145,8 +151,9 @@ pub async fn create(
         async move {
             stored["name"] = Value::String(name.clone());
             let id = Uuid::new_v4();
+            let mut tx = pool.begin().await?;
             let inserted = volume_rows::insert(
-                pool,
+                &mut *tx,
                 &NewVolume {
                     id,
                     project_id: &project_id,
@@ -160,10 +167,15 @@ pub async fn create(
             .await;
             match inserted {
                 Err(DbError::UniqueViolation) => {
-                    Err(ServiceError::AlreadyExists("Resource exists".to_owned()))
+                    return Err(ServiceError::AlreadyExists("Resource exists".to_owned()));
                 }
-                other => other.map(|()| id).map_err(ServiceError::from),
+                other => other?,
             }
+            let message = format!("Volume created. Status: {}", upper(VolumeStatus::Submitted));
+            let target = [volume_target(access, id, &name)];
+            events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
+            tx.commit().await?;
+            Ok(id)
         }
     })
     .await?;
@@ -181,6 +193,7 @@ pub async fn create(
 pub async fn delete(
     pool: &AnyPool,
     access: &ProjectAccess,
+    caller: &Caller,
     names: &[String],
 ) -> Result<(), ServiceError> {
     let project_id = access.project.id.to_string();
@@ -197,8 +210,13 @@ pub async fn delete(
                 "Failed to delete volume {name}: it is attached to an instance"
             )));
         }
+        let target = [volume_target(access, volume.id, &volume.name)];
+        let actor = Some(caller.user.id);
+        events::record(&mut tx, actor, "Volume marked for deletion", &target).await?;
         if volume.provisioning_data.is_none() && volume.volume_id.is_none() {
             volume_rows::mark_deleted(&mut *tx, volume.id, Utc::now()).await?;
+            // What the pipeline would record once done; there is no cloud volume to wait for.
+            events::record(&mut tx, None, "Volume deleted", &target).await?;
         } else {
             volume_rows::mark_to_be_deleted(&mut *tx, volume.id).await?;
         }

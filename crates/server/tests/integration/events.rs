@@ -9,7 +9,7 @@ use crate::support::{ADMIN_TOKEN, TestServer};
 const LIST: &str = "/api/events/list";
 
 /// The events `token` sees with `filters`, oldest first.
-async fn events(server: &TestServer, token: &str, filters: Value) -> Vec<Value> {
+pub async fn events(server: &TestServer, token: &str, filters: Value) -> Vec<Value> {
     let mut body = json!({"ascending": true, "limit": 100});
     for (key, value) in filters.as_object().expect("filters object") {
         body[key] = value.clone();
@@ -18,7 +18,8 @@ async fn events(server: &TestServer, token: &str, filters: Value) -> Vec<Value> 
     reply.as_array().expect("a list of events").clone()
 }
 
-fn messages(events: &[Value]) -> Vec<&str> {
+/// The messages of `events`, in order.
+pub fn messages(events: &[Value]) -> Vec<&str> {
     events
         .iter()
         .map(|event| event["message"].as_str().expect("message"))

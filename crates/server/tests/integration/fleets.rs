@@ -356,6 +356,50 @@ async fn a_locked_fleet_is_being_processed(server: &TestServer) {
     db.close().await;
 }
 
+/// Points run `run_id` at fleet `fleet_id`, as the scheduler does when it places the run.
+async fn assign_run_to_fleet(server: &TestServer, run_id: &Value, fleet_id: &Value) {
+    let db = crate::support::open_db(server).await;
+    sqlx::query("UPDATE runs SET fleet_id = $1 WHERE id = $2")
+        .bind(fleet_id.as_str().expect("fleet id"))
+        .bind(run_id.as_str().expect("run id"))
+        .execute(db.pool())
+        .await
+        .expect("assign the run");
+    db.close().await;
+}
+
+async fn a_fleet_an_active_run_uses_is_not_deleted(server: &TestServer) {
+    let fleet = apply(
+        server,
+        "main",
+        ADMIN_TOKEN,
+        ssh_spec(Some("used"), &["10.3.0.1"]),
+    )
+    .await;
+    let run = crate::runs::apply_task(server, "main", ADMIN_TOKEN, "on-used").await;
+    assign_run_to_fleet(server, &run["id"], &fleet["id"]).await;
+    let refused = server
+        .post(DELETE, ADMIN_TOKEN, json!({"names": ["used"]}))
+        .await;
+    business_error("error", &refused);
+    assert_eq!(
+        refused.body["detail"][0]["msg"],
+        "Failed to delete fleet used. Fleet is in use."
+    );
+    assert_eq!(get(server, "used").await["status"], "active");
+    server
+        .ok(
+            "/api/project/main/runs/stop",
+            ADMIN_TOKEN,
+            json!({"runs_names": ["on-used"], "abort": false}),
+        )
+        .await;
+    server
+        .ok(DELETE, ADMIN_TOKEN, json!({"names": ["used"]}))
+        .await;
+    assert_eq!(get(server, "used").await["status"], "terminating");
+}
+
 async fn delete_by_name_deletes_exactly_that_fleet(server: &TestServer) {
     for name in ["keep-a", "drop", "keep-b"] {
         apply(
@@ -572,6 +616,7 @@ crate::engine_tests!(
     reapplying_updates_in_place,
     hosts_belong_to_one_fleet,
     a_locked_fleet_is_being_processed,
+    a_fleet_an_active_run_uses_is_not_deleted,
     delete_by_name_deletes_exactly_that_fleet,
     delete_instances_ends_only_those,
     concurrent_applies_of_one_name_create_one_fleet,

@@ -19,11 +19,13 @@ fn configuration(name: Option<&str>, domain: &str) -> Value {
            "certificate": {"type": "lets-encrypt"}, "replicas": null, "tags": null})
 }
 
-fn spec(name: Option<&str>, domain: &str) -> Value {
+/// A gateway spec as the CLI sends it.
+pub fn spec(name: Option<&str>, domain: &str) -> Value {
     json!({"configuration": configuration(name, domain), "configuration_path": "gw.dstack.yml"})
 }
 
-async fn apply(server: &TestServer, spec: Value) -> Value {
+/// Plans and applies `spec` in `main` as the admin.
+pub async fn apply(server: &TestServer, spec: Value) -> Value {
     let plan = server.ok(PLAN, ADMIN_TOKEN, json!({"spec": spec})).await;
     server
         .ok(

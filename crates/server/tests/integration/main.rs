@@ -15,6 +15,7 @@ mod projects;
 mod public_keys;
 mod replay;
 mod repos;
+mod resource_events;
 mod runs;
 mod secrets;
 mod small_endpoints;

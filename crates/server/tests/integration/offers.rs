@@ -223,7 +223,69 @@ async fn gpus_list_groups_the_offers(server: &TestServer) {
     db.close().await;
 }
 
+/// The GPU names and prices of a plan's first job's offers, as `gpus/list` groups them.
+fn plan_gpus(plan: &Value) -> Vec<(String, String)> {
+    let offers = plan["job_plans"][0]["offers"].as_array().expect("offers");
+    let mut found: Vec<(String, String)> = offers
+        .iter()
+        .filter_map(|offer| {
+            let gpus = offer["instance"]["resources"]["gpus"].as_array()?;
+            let name = gpus.first()?["name"].as_str()?.to_owned();
+            Some((name, offer["price"].to_string()))
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+fn listed_gpus(list: &Value) -> Vec<(String, String)> {
+    let groups = list["gpus"].as_array().expect("gpus");
+    let mut found: Vec<(String, String)> = groups
+        .iter()
+        .flat_map(|group| {
+            let name = group["name"].as_str().expect("name").to_owned();
+            let prices = [&group["price"]["min"], &group["price"]["max"]];
+            prices.map(|price| (name.clone(), price.to_string()))
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+async fn gpus_list_offers_what_the_run_plan_offers(server: &TestServer) {
+    let (db, _) = fleet_with_instances(server).await;
+    let resources = [
+        json!({"gpu": {"count": {"min": 1, "max": null}}}),
+        json!({"gpu": {"name": ["H100"], "count": {"min": 1, "max": null}}}),
+        json!({"gpu": {"count": {"min": 1, "max": null}}, "memory": {"min": 64.0, "max": null}}),
+    ];
+    for resources in resources {
+        let mut request = gpus_request(json!([]));
+        request["run_spec"]["configuration"]["resources"] = resources.clone();
+        let listed = server
+            .ok("/api/project/main/gpus/list", ADMIN_TOKEN, request.clone())
+            .await;
+        let plan = server
+            .ok(
+                "/api/project/main/runs/get_plan",
+                ADMIN_TOKEN,
+                json!({"run_spec": request["run_spec"]}),
+            )
+            .await;
+        let offered = plan_gpus(&plan);
+        assert!(
+            !offered.is_empty(),
+            "{resources}: the fleet has GPUs for each"
+        );
+        assert_eq!(listed_gpus(&listed), offered, "{resources}");
+    }
+    db.close().await;
+}
+
 crate::engine_tests!(
     fleet_instances_are_offered_by_what_they_have,
-    gpus_list_groups_the_offers
+    gpus_list_groups_the_offers,
+    gpus_list_offers_what_the_run_plan_offers,
 );

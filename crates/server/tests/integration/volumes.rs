@@ -14,7 +14,8 @@ const GET: &str = "/api/project/main/volumes/get";
 const LIST: &str = "/api/project/main/volumes/list";
 const DELETE: &str = "/api/project/main/volumes/delete";
 
-fn aws_volume(name: Option<&str>) -> Value {
+/// A volume request for AWS, named `name` or not.
+pub fn aws_volume(name: Option<&str>) -> Value {
     json!({"configuration": {"type": "volume", "backend": "aws", "name": name,
                              "region": "eu-west-1", "availability_zone": null,
                              "size": 100.0, "volume_id": null, "auto_cleanup_duration": null,

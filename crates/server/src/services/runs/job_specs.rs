@@ -98,6 +98,17 @@ pub fn plan_jobs(spec: &RunSpec, run_name: &str) -> Result<Vec<JobSpec>, Service
         .collect()
 }
 
+/// The requirements of the first job a plan for `spec` shows, which `gpus/list` offers for.
+pub fn first_job_requirements(spec: &RunSpec) -> Result<Requirements, ServiceError> {
+    let common = Common::new(spec);
+    let slot = common
+        .slots(true)
+        .into_iter()
+        .next()
+        .ok_or_else(|| ServiceError::Invalid("The run configuration has no jobs".to_owned()))?;
+    Ok(common.job_spec("", slot)?.requirements)
+}
+
 impl<'a> Common<'a> {
     fn new(spec: &'a RunSpec) -> Self {
         let mut configuration = spec.configuration.clone();

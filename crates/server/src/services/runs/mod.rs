@@ -32,6 +32,7 @@ use dstack_core::status::{JobStatus, RunStatus, RunTerminationReason};
 use serde_json::Map;
 
 use self::view::{JobsShown, parse_json, to_run};
+use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::projects::{self, ProjectAccess};
 use super::users::Caller;
 use super::{ServiceError, names, offers};
@@ -50,6 +51,18 @@ pub const MAX_LIST_LIMIT: u32 = 100;
 pub const MAX_JOB_SUBMISSIONS: u32 = 10;
 /// The most offers per job a plan may ask for.
 pub const MAX_OFFERS: u32 = 10_000;
+
+/// A run as the target of an event.
+fn run_target(run: &RunRow) -> EventTarget {
+    let id = run.id.as_uuid();
+    EventTarget::in_project(TargetType::Run, run.project_id, id, &run.run_name).within_run(id)
+}
+
+/// A job submission as the target of an event.
+fn job_target(project_id: Uuid4, run_id: Uuid4, id: Uuid4, name: &str) -> EventTarget {
+    EventTarget::in_project(TargetType::Job, project_id, id.as_uuid(), name)
+        .within_run(run_id.as_uuid())
+}
 
 fn run_not_found() -> ServiceError {
     ServiceError::NotFound("Run not found".to_owned())
@@ -235,7 +248,7 @@ pub async fn apply(
             // The client planned a new run and another apply created it first.
             return Err(ServiceError::AlreadyExists("Resource exists".to_owned()));
         }
-        return update(db, access, request, &current, &effective).await;
+        return update(db, access, caller, request, &current, &effective).await;
     }
     let given = effective.run_name.clone();
     let id = names::insert_named(given.as_deref(), |name| {
@@ -251,6 +264,7 @@ pub async fn apply(
 async fn update(
     db: &Database,
     access: &ProjectAccess,
+    caller: &Caller,
     request: &ApplyRunPlanRequest,
     current: &RunRow,
     effective: &RunSpec,
@@ -270,14 +284,23 @@ async fn update(
         ));
     }
     let text = to_json(effective)?;
+    let deployment_num = current.deployment_num + 1;
+    let mut tx = db.pool().begin().await?;
     run_rows::update_spec(
-        db.pool(),
+        &mut *tx,
         current.id,
         &text,
         spec::priority(effective),
-        current.deployment_num + 1,
+        deployment_num,
     )
     .await?;
+    let message = format!(
+        "Run updated. Deployment: {deployment_num}. Changed fields: {}",
+        spec::changed_fields(&stored, effective).join(", ")
+    );
+    let target = [run_target(current)];
+    events::record(&mut tx, Some(caller.user.id), &message, &target).await?;
+    tx.commit().await?;
     get(db, access, Some(&current.run_name), None).await
 }
 
@@ -353,12 +376,21 @@ async fn create(
         }
         other => other?,
     }
+    let run = EventTarget::in_project(TargetType::Run, project_id, id.as_uuid(), &name)
+        .within_run(id.as_uuid());
+    let message = format!("Run submitted. Status: {}", upper(RunStatus::Submitted));
+    events::record(&mut tx, Some(caller.user.id), &message, &[run]).await?;
+    let job_message = format!(
+        "Job created on run submission. Status: {}",
+        upper(JobStatus::Submitted)
+    );
     for job in &jobs {
         let job_text = to_json(job)?;
+        let job_id = new_id();
         job_rows::insert(
             &mut *tx,
             &NewJob {
-                id: new_id(),
+                id: job_id,
                 project_id,
                 run_id: id,
                 run_name: &name,
@@ -372,6 +404,8 @@ async fn create(
             },
         )
         .await?;
+        let target = [job_target(project_id, id, job_id, &job.job_name)];
+        events::record(&mut tx, None, &job_message, &target).await?;
     }
     tx.commit().await?;
     Ok(id)
@@ -388,6 +422,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> Result<String, ServiceError> {
 pub async fn stop(
     db: &Database,
     access: &ProjectAccess,
+    caller: &Caller,
     names: &[String],
     abort: bool,
 ) -> Result<(), ServiceError> {
@@ -403,13 +438,16 @@ pub async fn stop(
         if run.status.is_finished() {
             continue;
         }
-        stop_one(db, &run, reason).await?;
+        stop_one(db, caller, &run, reason).await?;
     }
     Ok(())
 }
 
+/// Moves the run to `terminating` on the caller's behalf, ends what never started, and
+/// records each change; what the run pipeline would finish is recorded as the system's.
 async fn stop_one(
     db: &Database,
+    caller: &Caller,
     run: &RunRow,
     reason: RunTerminationReason,
 ) -> Result<(), ServiceError> {
@@ -430,6 +468,14 @@ async fn stop_one(
         // Another writer moved the run first; its decision stands.
         return Ok(());
     }
+    if run.status != RunStatus::Terminating {
+        let message = format!(
+            "{}. Termination reason: {}",
+            status_changed("Run", run.status, RunStatus::Terminating),
+            upper(reason)
+        );
+        events::record(&mut tx, Some(caller.user.id), &message, &[run_target(run)]).await?;
+    }
     let jobs = job_rows::list_for_runs(&mut *tx, &[run.id]).await?;
     let mut unfinished = 0;
     for job in jobs.iter().filter(|job| !job.status.is_finished()) {
@@ -447,7 +493,16 @@ async fn stop_one(
                 message: None,
                 now,
             };
-            job_rows::end(&mut *tx, job.id, job.status, end).await?;
+            if !job_rows::end(&mut *tx, job.id, job.status, end).await? {
+                // Another writer moved the job first; it records its own change.
+                continue;
+            }
+            let mut message = status_changed("Job", job.status, status);
+            if status == JobStatus::Terminating {
+                message = format!("{message}. Termination reason: {}", upper(job_reason));
+            }
+            let target = [job_target(run.project_id, run.id, job.id, &job.job_name)];
+            events::record(&mut tx, None, &message, &target).await?;
         }
     }
     if unfinished == 0 {
@@ -460,6 +515,8 @@ async fn stop_one(
             now,
         )
         .await?;
+        let message = status_changed("Run", RunStatus::Terminating, reason.to_status());
+        events::record(&mut tx, None, &message, &[run_target(run)]).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -469,6 +526,7 @@ async fn stop_one(
 pub async fn delete(
     db: &Database,
     access: &ProjectAccess,
+    caller: &Caller,
     names: &[String],
 ) -> Result<(), ServiceError> {
     let mut runs = Vec::new();
@@ -491,6 +549,13 @@ pub async fn delete(
     let mut tx = db.pool().begin().await?;
     for run in &runs {
         run_rows::mark_deleted(&mut *tx, run.id).await?;
+        events::record(
+            &mut tx,
+            Some(caller.user.id),
+            "Run deleted",
+            &[run_target(run)],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())

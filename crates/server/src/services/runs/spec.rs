@@ -133,8 +133,30 @@ fn changed_keys(old: &Value, new: &Value) -> Vec<String> {
         .filter(|key| old.get(*key) != new.get(*key))
         .cloned()
         .collect();
+    keys.sort();
     keys.dedup();
     keys
+}
+
+/// The dotted paths of the fields that differ between two specs, for the "Run updated"
+/// event: top-level fields, and inside `configuration` and `profile` their own fields.
+pub fn changed_fields(current: &RunSpec, new: &RunSpec) -> Vec<String> {
+    let (Ok(old), Ok(fresh)) = (serde_json::to_value(current), serde_json::to_value(new)) else {
+        return Vec::new();
+    };
+    let mut fields = Vec::new();
+    for key in changed_keys(&old, &fresh) {
+        let nested = ["configuration", "profile"].contains(&key.as_str())
+            && old[&key].is_object()
+            && fresh[&key].is_object();
+        if nested {
+            let inner = changed_keys(&old[&key], &fresh[&key]);
+            fields.extend(inner.into_iter().map(|field| format!("{key}.{field}")));
+        } else {
+            fields.push(key);
+        }
+    }
+    fields
 }
 
 /// Whether an active run with `current` can take `new` in place.

@@ -21,9 +21,9 @@ use crate::status::{JobStatus, JobTerminationReason, RetryEvent};
 
 /// A job: one container of a run replica.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Job {
+pub struct Job<Spec = JobSpec> {
     /// What the job runs.
-    pub job_spec: JobSpec,
+    pub job_spec: Spec,
     /// Its submissions, oldest first; the CLI needs at least one.
     pub job_submissions: Vec<JobSubmission>,
     /// How to connect; only for running jobs in `runs/get` and `runs/apply`.

@@ -84,9 +84,10 @@ pub struct ServiceSpec {
     pub options: Map<String, Value>,
 }
 
-/// A run.
+/// A run. The specs are typed by default; a server may pass its stored JSON through
+/// unparsed (`serde_json::value::RawValue`), which is the same text on the wire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Run {
+pub struct Run<Spec = RunSpec, JobSpecOf = JobSpec> {
     /// The run id.
     pub id: Uuid4,
     /// The project.
@@ -111,9 +112,9 @@ pub struct Run {
     #[serde(default)]
     pub termination_reason: Option<RunTerminationReason>,
     /// What was asked.
-    pub run_spec: RunSpec,
+    pub run_spec: Spec,
     /// The jobs, by replica and job number.
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<Job<JobSpecOf>>,
     /// The last submission of the first job.
     #[serde(default)]
     pub latest_job_submission: Option<JobSubmission>,

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use dstack_core::api::runs::{
-    ApplyRunPlanRequest, DeleteRunsRequest, GetRunPlanRequest, GetRunRequest, ListRunsRequest, Run,
+    ApplyRunPlanRequest, DeleteRunsRequest, GetRunPlanRequest, GetRunRequest, ListRunsRequest,
     RunPlan, StopRunsRequest,
 };
 
@@ -12,13 +12,14 @@ use super::auth::{Authenticated, ProjectMember};
 use super::body::{JsonBody, OptionalBody, check_bounds};
 use super::error::ServerError;
 use crate::services::runs;
+use crate::services::runs::view::RunView;
 
 /// `list`: runs of the caller's projects, newest first.
 pub async fn list(
     State(state): State<AppState>,
     Authenticated(caller): Authenticated,
     JsonBody(request): JsonBody<ListRunsRequest>,
-) -> Result<Json<Vec<Run>>, ServerError> {
+) -> Result<Json<Vec<RunView>>, ServerError> {
     check_bounds("limit", Some(request.limit.0), 0, runs::MAX_LIST_LIMIT)?;
     let submissions = request.job_submissions_limit;
     check_bounds(
@@ -35,7 +36,7 @@ pub async fn get(
     State(state): State<AppState>,
     project: ProjectMember,
     OptionalBody(request): OptionalBody<GetRunRequest>,
-) -> Result<Json<Run>, ServerError> {
+) -> Result<Json<RunView>, ServerError> {
     let run = runs::get(
         &state.db,
         &project.access,
@@ -61,7 +62,7 @@ pub async fn apply(
     State(state): State<AppState>,
     project: ProjectMember,
     JsonBody(request): JsonBody<ApplyRunPlanRequest>,
-) -> Result<Json<Run>, ServerError> {
+) -> Result<Json<RunView>, ServerError> {
     let run = runs::apply(&state.db, &project.access, &project.caller, &request);
     Ok(Json(run.await?))
 }

@@ -22,6 +22,7 @@ pub mod view;
 
 use chrono::Utc;
 use dstack_core::api::common::{ApplyAction, Uuid4};
+use dstack_core::api::jobs::JobSpec;
 use dstack_core::api::runs::{
     ApplyRunPlanRequest, GetRunPlanRequest, JobPlan, ListRunsRequest, Run, RunPlan, RunSpec,
     ServiceModelSpec, ServiceSpec,
@@ -29,9 +30,10 @@ use dstack_core::api::runs::{
 use dstack_core::configuration::AnyRunConfiguration;
 use dstack_core::configuration::service::GatewaySetting;
 use dstack_core::status::{JobStatus, RunStatus, RunTerminationReason};
+use serde::de::DeserializeOwned;
 use serde_json::Map;
 
-use self::view::{JobsShown, parse_json, to_run};
+use self::view::{JobsShown, RunView, parse_json, to_run};
 use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::projects::{self, ProjectAccess};
 use super::users::Caller;
@@ -73,7 +75,11 @@ fn new_id() -> Uuid4 {
 }
 
 /// The `Run` of a row, with every job and submission.
-async fn load(db: &Database, row: &RunRow, shown: JobsShown) -> Result<Run, ServiceError> {
+async fn load<S: DeserializeOwned, J: DeserializeOwned>(
+    db: &Database,
+    row: &RunRow,
+    shown: JobsShown,
+) -> Result<Run<S, J>, ServiceError> {
     let jobs = job_rows::list_for_runs(db.pool(), &[row.id]).await?;
     Ok(to_run(row, jobs, shown)?)
 }
@@ -84,7 +90,7 @@ pub async fn get(
     access: &ProjectAccess,
     run_name: Option<&str>,
     id: Option<uuid::Uuid>,
-) -> Result<Run, ServiceError> {
+) -> Result<RunView, ServiceError> {
     let project_id = access.project.id;
     let row = match (id, run_name) {
         (Some(id), _) => run_rows::find_by_id(db.pool(), project_id, &id.to_string()).await?,
@@ -105,7 +111,7 @@ pub async fn list(
     db: &Database,
     caller: &Caller,
     request: &ListRunsRequest,
-) -> Result<Vec<Run>, ServiceError> {
+) -> Result<Vec<RunView>, ServiceError> {
     let pool = db.pool();
     let submissions = request.job_submissions_limit.unwrap_or(MAX_JOB_SUBMISSIONS);
     let mut filter = RunFilter {
@@ -207,7 +213,7 @@ pub async fn get_plan(
         None => None,
     };
     let current_resource = match &current {
-        Some(row) => Some(load(db, row, JobsShown::ALL).await?),
+        Some(row) => Some(load::<RunSpec, JobSpec>(db, row, JobsShown::ALL).await?),
         None => None,
     };
     let action = match &current_resource {
@@ -234,7 +240,7 @@ pub async fn apply(
     access: &ProjectAccess,
     caller: &Caller,
     request: &ApplyRunPlanRequest,
-) -> Result<Run, ServiceError> {
+) -> Result<RunView, ServiceError> {
     let effective = spec::effective(
         &request.plan.run_spec,
         caller.user.ssh_public_key.as_deref(),
@@ -268,7 +274,7 @@ async fn update(
     request: &ApplyRunPlanRequest,
     current: &RunRow,
     effective: &RunSpec,
-) -> Result<Run, ServiceError> {
+) -> Result<RunView, ServiceError> {
     let stored: RunSpec = parse_json("runs.run_spec", &current.run_spec)?;
     if !spec::is_updatable(&stored, effective) {
         return Err(ServiceError::Invalid(

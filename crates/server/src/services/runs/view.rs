@@ -2,10 +2,11 @@
 //! submissions oldest first, status texts and cost as dstack derives them (api.md §3.2, §3.3).
 
 use chrono::Utc;
-use dstack_core::api::jobs::{Job, JobProvisioningData, JobSpec, JobSubmission};
-use dstack_core::api::runs::{Run, RunSpec, ServiceSpec};
+use dstack_core::api::jobs::{Job, JobProvisioningData, JobSubmission};
+use dstack_core::api::runs::{Run, ServiceSpec};
 use dstack_core::status::{JobStatus, JobTerminationReason, RunStatus};
 use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::db::jobs::JobRow;
 use crate::db::runs::RunRow;
@@ -36,17 +37,26 @@ impl JobsShown {
     };
 }
 
-/// The `Run` of `row` with its submissions `jobs` (any order).
-pub fn to_run(row: &RunRow, mut jobs: Vec<JobRow>, shown: JobsShown) -> Result<Run, DbError> {
+/// A run as the API answers it: the stored run and job specs pass through as their JSON text,
+/// which they were written as, so listing runs does not parse and re-encode every spec.
+pub type RunView = Run<Box<RawValue>, Box<RawValue>>;
+
+/// The `Run` of `row` with its submissions `jobs` (any order); the specs are parsed as `S`
+/// and `J` (typed, or [`RawValue`] for [`RunView`]).
+pub fn to_run<S: DeserializeOwned, J: DeserializeOwned>(
+    row: &RunRow,
+    mut jobs: Vec<JobRow>,
+    shown: JobsShown,
+) -> Result<Run<S, J>, DbError> {
     jobs.sort_by_key(|job| (job.replica_num, job.job_num, job.submission_num));
-    let mut grouped: Vec<(JobSpec, Vec<JobSubmission>)> = Vec::new();
+    let mut grouped: Vec<(J, Vec<JobSubmission>)> = Vec::new();
     let mut key = None;
     let mut cost = 0.0;
     let mut latest_statuses = Vec::new();
     for job in &jobs {
         let submission = to_submission(job)?;
         cost += submission_cost(&submission);
-        let spec: JobSpec = parse_json("jobs.job_spec", &job.job_spec)?;
+        let spec: J = parse_json("jobs.job_spec", &job.job_spec)?;
         if key == Some((job.replica_num, job.job_num)) {
             if let Some((last_spec, submissions)) = grouped.last_mut() {
                 *last_spec = spec;
@@ -85,7 +95,7 @@ pub fn to_run(row: &RunRow, mut jobs: Vec<JobRow>, shown: JobsShown) -> Result<R
             .collect(),
         false => Vec::new(),
     };
-    let run_spec: RunSpec = parse_json("runs.run_spec", &row.run_spec)?;
+    let run_spec: S = parse_json("runs.run_spec", &row.run_spec)?;
     let service: Option<ServiceSpec> = row
         .service_spec
         .as_deref()

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 use uuid::Uuid;
 
-use super::{CreatedAtCursor, DbError, from_micros, to_micros};
+use super::{CreatedAtCursor, DbError, ProjectScope, from_micros, to_micros};
 
 /// A fleet as stored.
 #[derive(Debug, Clone)]
@@ -160,39 +160,13 @@ pub async fn list_live<'e>(
     rows.iter().map(from_row).collect()
 }
 
-/// Which fleets `fleets/list` covers.
-#[derive(Debug, Clone, Default)]
-pub struct FleetFilter {
-    /// Only projects this user is a member of; `None` for every project.
-    pub member_id: Option<String>,
-    /// Only this project.
-    pub project_name: Option<String>,
-    /// Leave out deleted fleets.
-    pub only_active: bool,
-}
-
 /// One page of fleets of live projects.
 pub async fn list_page<'e>(
     db: impl Executor<'e, Database = Any>,
-    filter: &FleetFilter,
+    scope: &ProjectScope,
     cursor: &CreatedAtCursor,
 ) -> Result<Vec<FleetRow>, DbError> {
-    let sql = format!(
-        "{SELECT} WHERE p.deleted = 0 AND ($1 IS NULL OR EXISTS \
-         (SELECT 1 FROM members m WHERE m.project_id = f.project_id AND m.user_id = $1)) \
-         AND ($2 IS NULL OR p.name = $2) AND ($3 = 0 OR f.deleted = 0){}",
-        cursor.sql("f", 4)
-    );
-    let rows = sqlx::query(&sql)
-        .bind(&filter.member_id)
-        .bind(&filter.project_name)
-        .bind(i64::from(filter.only_active))
-        .bind(cursor.prev_created_at)
-        .bind(&cursor.prev_id)
-        .bind(cursor.limit)
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(from_row).collect()
+    super::list_scoped_page(db, SELECT, "f", scope, cursor, from_row).await
 }
 
 /// Replaces the spec of a live fleet.

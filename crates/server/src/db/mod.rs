@@ -236,6 +236,57 @@ pub struct CreatedAtCursor {
     pub ascending: bool,
 }
 
+impl<const LIMIT: u32> From<&dstack_core::api::common::CreatedAtPage<LIMIT>> for CreatedAtCursor {
+    fn from(page: &dstack_core::api::common::CreatedAtPage<LIMIT>) -> Self {
+        Self {
+            prev_created_at: page.prev_created_at.map(to_micros),
+            prev_id: page.prev_id.map(|id| id.to_string()),
+            limit: i64::from(page.limit.0),
+            ascending: page.ascending,
+        }
+    }
+}
+
+/// Which rows of a project-owned table (fleets, volumes) a global `*/list` covers; rows of
+/// deleted projects never.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectScope {
+    /// Only projects this user is a member of; `None` for every project.
+    pub member_id: Option<String>,
+    /// Only this project.
+    pub project_name: Option<String>,
+    /// Leave out deleted rows.
+    pub only_active: bool,
+}
+
+/// One page of a project-owned table in `scope`. `select` is the table's `SELECT ... FROM`,
+/// joined with `projects p`; `alias` is the table's alias in it.
+pub async fn list_scoped_page<'e, T>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    select: &str,
+    alias: &str,
+    scope: &ProjectScope,
+    cursor: &CreatedAtCursor,
+    from_row: fn(&sqlx::any::AnyRow) -> Result<T, DbError>,
+) -> Result<Vec<T>, DbError> {
+    let sql = format!(
+        "{select} WHERE p.deleted = 0 AND ($1 IS NULL OR EXISTS \
+         (SELECT 1 FROM members m WHERE m.project_id = {alias}.project_id AND m.user_id = $1)) \
+         AND ($2 IS NULL OR p.name = $2) AND ($3 = 0 OR {alias}.deleted = 0){}",
+        cursor.sql(alias, 4)
+    );
+    let rows = sqlx::query(&sql)
+        .bind(&scope.member_id)
+        .bind(&scope.project_name)
+        .bind(i64::from(scope.only_active))
+        .bind(cursor.prev_created_at)
+        .bind(&cursor.prev_id)
+        .bind(cursor.limit)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
 impl CreatedAtCursor {
     /// The page's filter and order for a table aliased `alias`, with the cursor bound as
     /// `$first` and `$first + 1`, and the limit as `$first + 2`.

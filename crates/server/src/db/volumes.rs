@@ -7,7 +7,7 @@ use sqlx::{Any, Executor, Row};
 use uuid::Uuid;
 
 use super::fleets::{enum_of, uuid_of};
-use super::{CreatedAtCursor, DbError, from_micros, to_micros};
+use super::{CreatedAtCursor, DbError, ProjectScope, from_micros, to_micros};
 
 /// A volume as stored.
 #[derive(Debug, Clone)]
@@ -143,39 +143,13 @@ pub async fn list_live<'e>(
     rows.iter().map(from_row).collect()
 }
 
-/// Which volumes `volumes/list` covers.
-#[derive(Debug, Clone, Default)]
-pub struct VolumeFilter {
-    /// Only projects this user is a member of; `None` for every project.
-    pub member_id: Option<String>,
-    /// Only this project.
-    pub project_name: Option<String>,
-    /// Leave out deleted volumes.
-    pub only_active: bool,
-}
-
 /// One page of volumes of live projects.
 pub async fn list_page<'e>(
     db: impl Executor<'e, Database = Any>,
-    filter: &VolumeFilter,
+    scope: &ProjectScope,
     cursor: &CreatedAtCursor,
 ) -> Result<Vec<VolumeRow>, DbError> {
-    let sql = format!(
-        "{SELECT} WHERE p.deleted = 0 AND ($1 IS NULL OR EXISTS \
-         (SELECT 1 FROM members m WHERE m.project_id = v.project_id AND m.user_id = $1)) \
-         AND ($2 IS NULL OR p.name = $2) AND ($3 = 0 OR v.deleted = 0){}",
-        cursor.sql("v", 4)
-    );
-    let rows = sqlx::query(&sql)
-        .bind(&filter.member_id)
-        .bind(&filter.project_name)
-        .bind(i64::from(filter.only_active))
-        .bind(cursor.prev_created_at)
-        .bind(&cursor.prev_id)
-        .bind(cursor.limit)
-        .fetch_all(db)
-        .await?;
-    rows.iter().map(from_row).collect()
+    super::list_scoped_page(db, SELECT, "v", scope, cursor, from_row).await
 }
 
 /// An instance a volume is attached to.

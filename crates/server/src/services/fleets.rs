@@ -32,10 +32,10 @@ use super::offers::{self, Source};
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
-use crate::db::fleets::{self as fleet_rows, FleetFilter, FleetRow, NewFleet};
+use crate::db::fleets::{self as fleet_rows, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
 use crate::db::runs as run_rows;
-use crate::db::{self, CreatedAtCursor, Database, DbError};
+use crate::db::{self, CreatedAtCursor, Database, DbError, ProjectScope};
 
 /// At most this many offers in a plan.
 const MAX_PLAN_OFFERS: usize = 50;
@@ -137,17 +137,12 @@ pub async fn list(
 ) -> Result<Vec<Fleet>, ServiceError> {
     let page = request.page;
     super::check_page_limit(page.limit.0, 100)?;
-    let filter = FleetFilter {
+    let filter = ProjectScope {
         member_id: (!caller.is_admin()).then(|| caller.user.id.to_string()),
         project_name: request.project_name,
         only_active: request.only_active,
     };
-    let cursor = CreatedAtCursor {
-        prev_created_at: page.prev_created_at.map(db::to_micros),
-        prev_id: page.prev_id.map(|id| id.to_string()),
-        limit: i64::from(page.limit.0),
-        ascending: page.ascending,
-    };
+    let cursor = CreatedAtCursor::from(&page);
     let mut fleets = Vec::new();
     for row in fleet_rows::list_page(pool, &filter, &cursor).await? {
         fleets.push(to_fleet(pool, &row).await?);

@@ -11,7 +11,7 @@ use super::ServiceError;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use crate::db::instances::{self as instance_rows, InstanceFilter, InstanceRow};
-use crate::db::{self, CreatedAtCursor, DbError};
+use crate::db::{CreatedAtCursor, DbError};
 
 /// Parses a JSON column into its wire model.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
@@ -91,12 +91,7 @@ pub async fn list(
         fleet_ids: request.fleet_ids,
         only_active: request.only_active,
     };
-    let cursor = CreatedAtCursor {
-        prev_created_at: page.prev_created_at.map(db::to_micros),
-        prev_id: page.prev_id.map(|id| id.to_string()),
-        limit: i64::from(page.limit.0),
-        ascending: page.ascending,
-    };
+    let cursor = CreatedAtCursor::from(&page);
     let rows = instance_rows::list_page(pool, &filter, &cursor).await?;
     rows.iter().map(to_instance).collect()
 }

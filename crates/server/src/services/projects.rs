@@ -138,12 +138,7 @@ pub async fn list(
         with_public: request.include_not_joined,
         name_contains: request.name_pattern.filter(|p| !p.is_empty()),
     };
-    let cursor = CreatedAtCursor {
-        prev_created_at: page.prev_created_at.map(db::to_micros),
-        prev_id: page.prev_id.map(|id| id.to_string()),
-        limit: i64::from(page.limit.0),
-        ascending: page.ascending,
-    };
+    let cursor = CreatedAtCursor::from(&page);
     let rows = project_rows::list_page(pool, &filter, &cursor).await?;
     let no_members = DefaultPermissions::default();
     let projects = rows

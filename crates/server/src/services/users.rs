@@ -17,7 +17,7 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey};
 use super::events::{self, EventTarget};
 use super::{ServiceError, check_list_filters, hash_token, is_valid_name, new_token};
 use crate::db::users::{self as user_rows, NewUser, UserFilter, UserRow};
-use crate::db::{self, CreatedAtCursor, members};
+use crate::db::{CreatedAtCursor, members};
 
 /// The authenticated caller: their row and the token they presented.
 #[derive(Debug, Clone)]
@@ -88,12 +88,7 @@ pub async fn list(
         name_contains: request.name_pattern.filter(|p| !p.is_empty()),
     };
     let page = request.page;
-    let cursor = CreatedAtCursor {
-        prev_created_at: page.prev_created_at.map(db::to_micros),
-        prev_id: page.prev_id.map(|id| id.to_string()),
-        limit: i64::from(page.limit.0),
-        ascending: page.ascending,
-    };
+    let cursor = CreatedAtCursor::from(&page);
     let rows = user_rows::list_page(pool, &filter, &cursor).await?;
     let users = rows.iter().map(to_user).collect();
     if !request.return_total_count {

@@ -16,8 +16,8 @@ use super::instances::parse_json;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
-use crate::db::volumes::{self as volume_rows, NewVolume, VolumeFilter, VolumeRow};
-use crate::db::{self, CreatedAtCursor, DbError};
+use crate::db::volumes::{self as volume_rows, NewVolume, VolumeRow};
+use crate::db::{self, CreatedAtCursor, DbError, ProjectScope};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("Resource not found".to_owned())
@@ -77,17 +77,12 @@ pub async fn list(
 ) -> Result<Vec<Volume>, ServiceError> {
     let page = request.page;
     super::check_page_limit(page.limit.0, 100)?;
-    let filter = VolumeFilter {
+    let filter = ProjectScope {
         member_id: (!caller.is_admin()).then(|| caller.user.id.to_string()),
         project_name: request.project_name,
         only_active: request.only_active,
     };
-    let cursor = CreatedAtCursor {
-        prev_created_at: page.prev_created_at.map(db::to_micros),
-        prev_id: page.prev_id.map(|id| id.to_string()),
-        limit: i64::from(page.limit.0),
-        ascending: page.ascending,
-    };
+    let cursor = CreatedAtCursor::from(&page);
     let mut volumes = Vec::new();
     for row in volume_rows::list_page(pool, &filter, &cursor).await? {
         volumes.push(to_volume(pool, &row).await?);

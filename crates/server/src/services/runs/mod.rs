@@ -20,6 +20,8 @@ pub mod job_specs;
 pub mod spec;
 pub mod view;
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use dstack_core::api::common::{ApplyAction, Uuid4};
 use dstack_core::api::jobs::JobSpec;
@@ -38,7 +40,7 @@ use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::projects::{self, ProjectAccess};
 use super::users::Caller;
 use super::{ServiceError, names, offers};
-use crate::db::jobs::{self as job_rows, JobEnd, NewJob};
+use crate::db::jobs::{self as job_rows, JobEnd, JobRow, NewJob};
 use crate::db::runs::{self as run_rows, NewRun, RunFilter, RunRow};
 use crate::db::{CreatedAtCursor, Database, DbError, repos as repo_rows, to_micros, users};
 use crate::server_config::DefaultPermissions;
@@ -166,10 +168,14 @@ pub async fn list(
         include: request.include_jobs,
         submissions: usize::try_from(submissions).ok(),
     };
+    let mut jobs_of_run: HashMap<Uuid4, Vec<JobRow>> = HashMap::new();
+    for job in jobs {
+        jobs_of_run.entry(job.run_id).or_default().push(job);
+    }
     let mut runs = Vec::with_capacity(rows.len());
     for row in &rows {
-        let own = jobs.iter().filter(|job| job.run_id == row.id).cloned();
-        match to_run(row, own.collect(), shown) {
+        let own = jobs_of_run.remove(&row.id).unwrap_or_default();
+        match to_run(row, own, shown) {
             Ok(run) => runs.push(run),
             // A run whose stored spec does not parse is left out, as dstack does.
             Err(DbError::Corrupt { column, .. }) => {

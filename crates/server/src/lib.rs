@@ -4,6 +4,7 @@
 //! migrations, the first-start admin and `main` project, `~/.dstack/config.yml`, then the API.
 
 pub mod api;
+pub mod backends;
 pub mod client_config;
 pub mod connect;
 pub mod db;
@@ -17,12 +18,16 @@ use std::future::Future;
 use tokio::net::TcpListener;
 
 pub use crate::api::version::SERVER_VERSION;
+use crate::backends::local::LocalBackend;
 use crate::client_config::{ClientConfig, ClientConfigError};
+use crate::connect::{PoolSettings, SshPool};
 use crate::db::{Database, DbError};
+use crate::pipelines::context::Scheduler;
+use crate::pipelines::hints::Hints;
 use crate::server_config::{Loaded, ServerConfig, ServerConfigError};
 use crate::services::bootstrap::{self, Admin, MAIN_PROJECT};
 use crate::services::encryption::Encryption;
-use crate::services::{ServiceError, backends, projects};
+use crate::services::{ServiceError, projects};
 pub use crate::settings::Settings;
 
 /// Why the server could not start or stopped with an error.
@@ -108,12 +113,26 @@ async fn start(
     }
     tracing::info!("The dstack server {SERVER_VERSION} is running at {url}");
 
+    let hints = Hints::new();
+    let local = LocalBackend::new(
+        &server_dir,
+        settings.shim_binary(),
+        settings.runner_binary(),
+    );
+    let scheduler = Scheduler::new(
+        db.clone(),
+        hints.clone(),
+        local,
+        SshPool::new(PoolSettings::default()),
+    );
+    let _pipelines = pipelines::start(&scheduler);
     let app = api::router(api::AppState {
         db: db.clone(),
         encryption,
         permissions: config.permissions(),
         integrations: settings.integrations.clone(),
         code_upload_limit: settings.code_upload_limit,
+        hints,
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -143,7 +162,13 @@ async fn apply_server_config(
         for backend in backends {
             let applied = match backend {
                 serde_json::Value::Object(config) => {
-                    backends::apply(db.pool(), encryption, &project, config.clone()).await
+                    crate::services::backends::apply(
+                        db.pool(),
+                        encryption,
+                        &project,
+                        config.clone(),
+                    )
+                    .await
                 }
                 _ => Err(ServiceError::Invalid(
                     "a backend must be a mapping with a `type`".to_owned(),

@@ -76,6 +76,14 @@ pub struct Settings {
         hide = true
     )]
     pub code_upload_limit: u64,
+    /// The `dstack-shim` the local backend starts for each slice [default: `dstack-shim`
+    /// beside this program].
+    #[arg(long, env = "DSTACK_SERVER_SHIM_BINARY")]
+    pub shim_binary: Option<PathBuf>,
+    /// The `dstack-runner` the local shims put into containers; it must be statically linked
+    /// to run in any image [default: `dstack-runner` beside this program].
+    #[arg(long, env = "DSTACK_SERVER_RUNNER_BINARY")]
+    pub runner_binary: Option<PathBuf>,
     /// The home directory that holds `.dstack/`: `$HOME`, or the working directory without it.
     #[arg(skip = home_from_env())]
     pub home: PathBuf,
@@ -112,6 +120,13 @@ impl Integrations {
 /// dstack's default upload limit: 2 MiB.
 pub const DEFAULT_CODE_UPLOAD_LIMIT: u64 = 2 * 1024 * 1024;
 
+fn beside_this_program(name: &str) -> PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
+        .unwrap_or_else(|| PathBuf::from(name))
+}
+
 fn home_from_env() -> PathBuf {
     std::env::var_os("HOME").map_or_else(|| PathBuf::from("."), PathBuf::from)
 }
@@ -131,6 +146,8 @@ impl Settings {
             database_url: None,
             server_url: None,
             code_upload_limit: DEFAULT_CODE_UPLOAD_LIMIT,
+            shim_binary: None,
+            runner_binary: None,
             home,
             integrations: Integrations::default(),
         }
@@ -141,6 +158,20 @@ impl Settings {
         self.server_dir
             .clone()
             .unwrap_or_else(|| self.home.join(".dstack").join("server"))
+    }
+
+    /// The shim binary of the local backend.
+    pub fn shim_binary(&self) -> PathBuf {
+        self.shim_binary
+            .clone()
+            .unwrap_or_else(|| beside_this_program("dstack-shim"))
+    }
+
+    /// The runner binary of the local backend.
+    pub fn runner_binary(&self) -> PathBuf {
+        self.runner_binary
+            .clone()
+            .unwrap_or_else(|| beside_this_program("dstack-runner"))
     }
 
     /// The client configuration the server writes its `main` project into.

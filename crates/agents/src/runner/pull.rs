@@ -6,7 +6,7 @@ use dstack_core::status::{JobStatus, JobTerminationReason};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Everything the runner recorded after the asked-for timestamp.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PullResponse {
     pub job_states: Vec<JobStateEvent>,
     /// The job's output.

@@ -11,6 +11,7 @@ use super::AppState;
 use super::auth::{Authenticated, ProjectMember};
 use super::body::{JsonBody, OptionalBody};
 use super::error::ServerError;
+use crate::pipelines::hints::Kind;
 use crate::services::fleets;
 
 /// `fleets/list`: fleets of every project the caller is a member of.
@@ -60,9 +61,9 @@ pub async fn apply(
     project: ProjectMember,
     JsonBody(request): JsonBody<ApplyFleetPlanRequest>,
 ) -> Result<Json<Fleet>, ServerError> {
-    Ok(Json(
-        fleets::apply(state.db.pool(), &project.access, &project.caller, request).await?,
-    ))
+    let fleet = fleets::apply(state.db.pool(), &project.access, &project.caller, request).await?;
+    state.hints.hint(Kind::Instances);
+    Ok(Json(fleet))
 }
 
 /// `delete`: the named fleets; answers `null`.
@@ -78,6 +79,8 @@ pub async fn delete(
         &request.names,
     )
     .await?;
+    state.hints.hint(Kind::Instances);
+    state.hints.hint(Kind::Fleets);
     Ok(Json(()))
 }
 
@@ -95,5 +98,6 @@ pub async fn delete_instances(
         &request.instance_nums,
     );
     done.await?;
+    state.hints.hint(Kind::Instances);
     Ok(Json(()))
 }

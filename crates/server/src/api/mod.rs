@@ -39,6 +39,7 @@ use axum::routing::{get, post};
 
 use self::error::ServerError;
 use crate::db::Database;
+use crate::pipelines::hints::Hints;
 use crate::server_config::DefaultPermissions;
 use crate::services::encryption::Encryption;
 use crate::settings::Integrations;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub integrations: Integrations,
     /// The largest upload in bytes; 0 for no limit.
     pub code_upload_limit: u64,
+    /// Wakes the pipelines after a change they act on.
+    pub hints: Hints,
 }
 
 /// Room for the multipart framing around an upload of the largest allowed size.

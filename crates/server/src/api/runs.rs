@@ -11,6 +11,7 @@ use super::AppState;
 use super::auth::{Authenticated, ProjectMember};
 use super::body::{JsonBody, OptionalBody, check_bounds};
 use super::error::ServerError;
+use crate::pipelines::hints::Kind;
 use crate::services::runs;
 use crate::services::runs::view::RunView;
 
@@ -63,8 +64,10 @@ pub async fn apply(
     project: ProjectMember,
     JsonBody(request): JsonBody<ApplyRunPlanRequest>,
 ) -> Result<Json<RunView>, ServerError> {
-    let run = runs::apply(&state.db, &project.access, &project.caller, &request);
-    Ok(Json(run.await?))
+    let run = runs::apply(&state.db, &project.access, &project.caller, &request).await?;
+    state.hints.hint(Kind::Jobs);
+    state.hints.hint(Kind::Runs);
+    Ok(Json(run))
 }
 
 /// `stop`: stops or aborts active runs; answers `null`.
@@ -81,6 +84,8 @@ pub async fn stop(
         request.abort,
     )
     .await?;
+    state.hints.hint(Kind::Jobs);
+    state.hints.hint(Kind::Runs);
     Ok(Json(()))
 }
 

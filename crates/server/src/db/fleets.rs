@@ -31,6 +31,8 @@ pub struct FleetRow {
     pub deleted: bool,
     /// Until when a pipeline holds the fleet, if one does.
     pub lock_expires_at: Option<i64>,
+    /// Whether the server made it for a run.
+    pub autocreated: bool,
 }
 
 impl FleetRow {
@@ -41,7 +43,7 @@ impl FleetRow {
 }
 
 const SELECT: &str = "SELECT f.id, f.project_id, p.name AS project_name, f.name, f.spec, \
-    f.status, f.status_message, f.created_at, f.deleted, f.lock_expires_at \
+    f.status, f.status_message, f.created_at, f.deleted, f.lock_expires_at, f.autocreated \
     FROM fleets f JOIN projects p ON p.id = f.project_id";
 
 /// Parses a stored uuid.
@@ -76,6 +78,7 @@ fn from_row(row: &AnyRow) -> Result<FleetRow, DbError> {
         created_at: from_micros("fleets.created_at", row.try_get("created_at")?)?,
         deleted: deleted != 0,
         lock_expires_at: row.try_get("lock_expires_at")?,
+        autocreated: row.try_get::<i64, _>("autocreated")? != 0,
     })
 }
 
@@ -129,6 +132,19 @@ pub async fn find_by_name<'e>(
     let row = sqlx::query(&sql)
         .bind(project_id)
         .bind(name)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The fleet with this id, in any project, deleted or not.
+pub async fn find_any<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid,
+) -> Result<Option<FleetRow>, DbError> {
+    let sql = format!("{SELECT} WHERE f.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
         .fetch_optional(db)
         .await?;
     row.as_ref().map(from_row).transpose()

@@ -56,13 +56,22 @@ pub struct InstanceRow {
     pub created_at: DateTime<Utc>,
     /// When it finished.
     pub finished_at: Option<DateTime<Utc>>,
+    /// The project.
+    pub project_id: String,
+    /// SSH hosts: how to reach them, private keys included; never shown to clients.
+    pub remote_connection_info: Option<String>,
+    /// Seconds an idle instance is kept; `None` keeps it.
+    pub termination_idle_time: Option<i64>,
+    /// When a job last left it, microseconds.
+    pub last_job_processed_at: Option<i64>,
 }
 
 const SELECT: &str = "SELECT i.id, p.name AS project_name, i.fleet_id, f.name AS fleet_name, \
     i.instance_num, i.name, i.status, i.unreachable, i.health_status, i.backend, i.region, \
     i.availability_zone, i.hostname, i.price, i.offer, i.job_provisioning_data, \
     i.total_blocks, i.busy_blocks, i.termination_reason, i.termination_reason_message, \
-    i.created_at, i.finished_at \
+    i.created_at, i.finished_at, i.project_id, i.remote_connection_info, \
+    i.termination_idle_time, i.last_job_processed_at \
     FROM instances i JOIN fleets f ON f.id = i.fleet_id JOIN projects p ON p.id = i.project_id";
 
 fn count_of(column: &'static str, value: i64) -> Result<u32, DbError> {
@@ -108,6 +117,10 @@ fn from_row(row: &AnyRow) -> Result<InstanceRow, DbError> {
         finished_at: finished_at
             .map(|at| from_micros("instances.finished_at", at))
             .transpose()?,
+        project_id: row.try_get("project_id")?,
+        remote_connection_info: row.try_get("remote_connection_info")?,
+        termination_idle_time: row.try_get("termination_idle_time")?,
+        last_job_processed_at: row.try_get("last_job_processed_at")?,
     })
 }
 
@@ -210,6 +223,16 @@ pub async fn find<'e>(
         .bind(id.to_string())
         .fetch_optional(db)
         .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The instance with this id, in any project.
+pub async fn find_any<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: &str,
+) -> Result<Option<InstanceRow>, DbError> {
+    let sql = format!("{SELECT} WHERE i.id = $1");
+    let row = sqlx::query(&sql).bind(id).fetch_optional(db).await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -30,6 +30,7 @@ pub mod projects;
 pub mod public_keys;
 pub mod repos;
 pub mod runs;
+pub mod scheduling;
 pub mod secrets;
 pub mod users;
 pub mod volumes;

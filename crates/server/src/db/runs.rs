@@ -45,12 +45,14 @@ pub struct RunRow {
     pub next_triggered_at: Option<i64>,
     /// Whether the run was deleted.
     pub deleted: bool,
+    /// Resubmissions since the run last reached `provisioning`.
+    pub resubmission_attempt: i64,
 }
 
 const SELECT: &str = "SELECT r.id, r.project_id, p.name AS project_name, u.name AS user_name, \
     r.repo_id, r.run_name, r.submitted_at, r.last_processed_at, r.status, \
     r.termination_reason, r.run_spec, r.service_spec, r.deployment_num, r.next_triggered_at, \
-    r.deleted FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id";
+    r.deleted, r.resubmission_attempt FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id";
 
 /// Parses a stored wire string.
 pub(super) fn parse_enum<T: FromStr>(column: &'static str, text: &str) -> Result<T, DbError> {
@@ -84,6 +86,7 @@ fn from_row(row: &AnyRow) -> Result<RunRow, DbError> {
         deployment_num: row.try_get("deployment_num")?,
         next_triggered_at: row.try_get("next_triggered_at")?,
         deleted: deleted != 0,
+        resubmission_attempt: row.try_get("resubmission_attempt")?,
     })
 }
 
@@ -147,6 +150,19 @@ pub async fn find_by_name<'e>(
     let row = sqlx::query(&sql)
         .bind(project_id.to_string())
         .bind(run_name)
+        .fetch_optional(db)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The run with this id, in any project, deleted or not.
+pub async fn find_any<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid4,
+) -> Result<Option<RunRow>, DbError> {
+    let sql = format!("{SELECT} WHERE r.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_string())
         .fetch_optional(db)
         .await?;
     row.as_ref().map(from_row).transpose()

@@ -57,13 +57,13 @@ pub const MAX_JOB_SUBMISSIONS: u32 = 10;
 pub const MAX_OFFERS: u32 = 10_000;
 
 /// A run as the target of an event.
-fn run_target(run: &RunRow) -> EventTarget {
+pub(crate) fn run_target(run: &RunRow) -> EventTarget {
     let id = run.id.as_uuid();
     EventTarget::in_project(TargetType::Run, run.project_id, id, &run.run_name).within_run(id)
 }
 
 /// A job submission as the target of an event.
-fn job_target(project_id: Uuid4, run_id: Uuid4, id: Uuid4, name: &str) -> EventTarget {
+pub(crate) fn job_target(project_id: Uuid4, run_id: Uuid4, id: Uuid4, name: &str) -> EventTarget {
     EventTarget::in_project(TargetType::Job, project_id, id.as_uuid(), name)
         .within_run(run_id.as_uuid())
 }

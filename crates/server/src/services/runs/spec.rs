@@ -211,3 +211,50 @@ mod tests {
         assert!(!is_updatable(&base, &commands));
     }
 }
+
+/// How long an instance a run creates is kept idle when the run does not say: 5 minutes.
+const DEFAULT_RUN_IDLE_SECS: i64 = 300;
+
+/// What the scheduler reads from a run spec: the configuration's profile parameters, else the
+/// profile's, else dstack's defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduling {
+    /// Whether the run may create instances.
+    pub may_create: bool,
+    /// The names of the fleets the run may use; any when `None`.
+    pub fleets: Option<Vec<String>>,
+    /// Seconds an instance the run creates is kept idle; `None` keeps it.
+    pub idle_secs: Option<i64>,
+    /// Whether the run ends once its master job is done.
+    pub stop_on_master_done: bool,
+}
+
+/// The scheduling parameters of `spec`.
+pub fn scheduling(spec: &RunSpec) -> Scheduling {
+    use dstack_core::configuration::profile::{CreationPolicy, StopCriteria};
+    let profile = spec.profile.as_ref();
+    let creation_policy = field!(&spec.configuration, c => c.creation_policy)
+        .or_else(|| profile.and_then(|p| p.creation_policy));
+    let fleets = field!(&spec.configuration, c => c.fleets.clone())
+        .or_else(|| profile.and_then(|p| p.fleets.clone()))
+        .map(|fleets| {
+            fleets
+                .iter()
+                .filter_map(|fleet| fleet.reference().ok().map(|reference| reference.name))
+                .collect()
+        });
+    let idle_duration = field!(&spec.configuration, c => c.idle_duration)
+        .or_else(|| profile.and_then(|p| p.idle_duration));
+    let stop_criteria = field!(&spec.configuration, c => c.stop_criteria)
+        .or_else(|| profile.and_then(|p| p.stop_criteria));
+    Scheduling {
+        may_create: creation_policy != Some(CreationPolicy::Reuse),
+        fleets,
+        idle_secs: match idle_duration {
+            Some(idle) if idle.is_off() => None,
+            Some(idle) => Some(idle.0.as_secs()),
+            None => Some(DEFAULT_RUN_IDLE_SECS),
+        },
+        stop_on_master_done: stop_criteria == Some(StopCriteria::MasterDone),
+    }
+}

@@ -1,0 +1,139 @@
+//! [`Scheduler`]: what every reconciler shares (the database, the wake-ups, the backends and
+//! the connections to agents), and reaching an instance's shim and runner.
+
+use std::time::Duration;
+
+use dstack_agents::runner::RunnerClient;
+use dstack_agents::shim::ShimClient;
+use dstack_core::api::common::Uuid4;
+use uuid::Uuid;
+
+use super::hints::{Hints, Kind};
+use crate::backends::local::{LOCAL_REGION, LocalBackend, LocalShim};
+use crate::connect::SshPool;
+use crate::db::Database;
+use crate::db::instances::InstanceRow;
+use crate::services::ServiceError;
+
+/// How long one call to an agent may take (dstack: 9 s).
+const AGENT_TIMEOUT: Duration = Duration::from_secs(9);
+
+/// The shared state of the pipelines.
+#[derive(Clone)]
+pub struct Scheduler {
+    /// The database.
+    pub db: Database,
+    /// Wake-ups between pipelines and from the API.
+    pub hints: Hints,
+    /// Slices of this host.
+    pub local: LocalBackend,
+    /// One SSH connection per SSH fleet host.
+    pub ssh: SshPool,
+    http: reqwest::Client,
+}
+
+/// Why an instance's agent cannot be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum ReachError {
+    /// The instance has no provisioning data yet, or data we cannot read.
+    #[error("the instance {0} is not provisioned")]
+    NotProvisioned(String),
+    /// The connection to the host failed.
+    #[error("cannot reach the instance {instance}: {reason}")]
+    Unreachable {
+        /// The instance's name.
+        instance: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Scheduler {
+    /// The scheduler's state.
+    pub fn new(db: Database, hints: Hints, local: LocalBackend, ssh: SshPool) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(AGENT_TIMEOUT)
+            .build()
+            .unwrap_or_default();
+        Self {
+            db,
+            hints,
+            local,
+            ssh,
+            http,
+        }
+    }
+
+    /// Wakes the pipelines of `kinds`.
+    pub fn wake(&self, kinds: &[Kind]) {
+        for kind in kinds {
+            self.hints.hint(*kind);
+        }
+    }
+
+    /// The loopback address at which `port` of the instance's host answers.
+    fn address(&self, instance: &InstanceRow, port: u16) -> Result<String, ReachError> {
+        if is_local(instance) {
+            return Ok(format!("http://127.0.0.1:{port}"));
+        }
+        let Some(connection) = &instance.remote_connection_info else {
+            return Err(ReachError::NotProvisioned(instance.name.clone()));
+        };
+        let _ = (connection, port);
+        Err(ReachError::Unreachable {
+            instance: instance.name.clone(),
+            reason: "SSH_REACH_PENDING".to_owned(),
+        })
+    }
+
+    /// The shim of a provisioned instance.
+    pub fn shim(&self, instance: &InstanceRow) -> Result<ShimClient, ReachError> {
+        let port = shim_port(instance)?;
+        let address = self.address(instance, port)?;
+        ShimClient::with_http_client(&address, self.http.clone()).map_err(|error| {
+            ReachError::Unreachable {
+                instance: instance.name.clone(),
+                reason: error.to_string(),
+            }
+        })
+    }
+
+    /// The runner listening on `host_port` of the instance's host.
+    pub fn runner(
+        &self,
+        instance: &InstanceRow,
+        host_port: u16,
+    ) -> Result<RunnerClient, ReachError> {
+        let address = self.address(instance, host_port)?;
+        Ok(RunnerClient::with_http_client(self.http.clone(), address))
+    }
+}
+
+/// Whether the instance is a slice of this host.
+pub fn is_local(instance: &InstanceRow) -> bool {
+    instance.remote_connection_info.is_none() && instance.region.as_deref() == Some(LOCAL_REGION)
+}
+
+/// The local shim of a local instance, from its provisioning data.
+pub fn local_shim(instance: &InstanceRow) -> Option<LocalShim> {
+    let data: dstack_core::api::jobs::JobProvisioningData =
+        serde_json::from_str(instance.job_provisioning_data.as_deref()?).ok()?;
+    serde_json::from_str(data.backend_data.as_deref()?).ok()
+}
+
+fn shim_port(instance: &InstanceRow) -> Result<u16, ReachError> {
+    if is_local(instance) {
+        return local_shim(instance)
+            .map(|shim| shim.shim_port)
+            .ok_or_else(|| ReachError::NotProvisioned(instance.name.clone()));
+    }
+    Ok(dstack_agents::shim::DEFAULT_SHIM_HTTP_PORT)
+}
+
+/// A stored project id.
+pub fn project_uuid(id: &str) -> Result<Uuid4, ServiceError> {
+    Uuid::parse_str(id)
+        .ok()
+        .and_then(|id| Uuid4::try_from(id).ok())
+        .ok_or_else(|| ServiceError::Invalid(format!("corrupt project id {id}")))
+}

@@ -1,7 +1,7 @@
 //! A task's pipeline: prepare, start the runner, wait for its exit, and classify how it
 //! ended. Each runtime has its own steps; this module holds what they share: how a step
-//! stops the pipeline ([`Stop`]), the status moves ([`advance`]), the host-side preparation
-//! ([`prepare_host`]) and what is given back and recorded at the end ([`finish_task`]).
+//! stops the pipeline (`Stop`), the status moves (`advance`), the host-side preparation
+//! (`prepare_host`) and what is given back and recorded at the end (`finish_task`).
 //!
 //! - [`docker`]: the task as a Docker container.
 //! - [`crate::process::pipeline`]: the task as a host process (no Docker).

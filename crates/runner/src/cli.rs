@@ -64,6 +64,11 @@ pub struct StartArgs {
     /// The shell profile every login shell reads, made to source the job's environment.
     #[arg(long, hide = true, default_value = "/etc/profile")]
     pub etc_profile: PathBuf,
+    /// The home of a job that names no `user` and so runs as the runner's own user, instead
+    /// of that user's home in `/etc/passwd`: a shim running the runner on the host (no
+    /// container) keeps such jobs out of the host's `/root`.
+    #[arg(long, hide = true)]
+    pub job_home_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

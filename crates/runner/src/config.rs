@@ -16,6 +16,9 @@ pub struct RunnerConfig {
     pub ssh_port: u16,
     /// The container's `/etc/profile`, which is made to source the job's profile.
     pub etc_profile: PathBuf,
+    /// The home of a job run as the runner's own user (no `user` in its spec); `None` takes
+    /// it from `/etc/passwd`.
+    pub job_home_dir: Option<PathBuf>,
 }
 
 impl RunnerConfig {

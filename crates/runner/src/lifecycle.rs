@@ -71,6 +71,7 @@ mod tests {
             dstack_dir: PathBuf::from("/nonexistent/dstack"),
             job_launcher: PathBuf::from("/nonexistent/dstack-runner"),
             etc_profile: PathBuf::from("/nonexistent/etc/profile"),
+            job_home_dir: None,
             ssh_port: 0,
         })
     }

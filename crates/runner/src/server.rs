@@ -54,6 +54,7 @@ pub async fn start(
         etc_dir: PathBuf::from("/etc"),
         dstack_dir: args.dstack_dir,
         etc_profile: args.etc_profile.clone(),
+        job_home_dir: args.job_home_dir,
         ssh_port: args.ssh_port,
         job_launcher: std::env::current_exe().map_err(StartError::OwnBinary)?,
     };

@@ -2,7 +2,9 @@
 //!
 //! - [`server`]: startup and the HTTP server; [`api`]: its routes.
 //! - [`service`]: [`Shim`](service::Shim), the operations behind the routes.
-//! - [`pipeline`]: a task's life from preparation to its container's exit.
+//! - [`runtime`]: Docker or host processes, chosen at startup.
+//! - [`pipeline`]: a task's life from preparation to its container's exit; [`process`]: the
+//!   same for tasks run as host processes.
 //! - [`task`]: the task records and their status rules; [`gpu_lock`]: GPUs per task.
 //! - [`docker`]: the Docker daemon calls and the container a task asks for.
 //! - [`host`], [`discovery`]: CPUs, memory, disk, addresses and GPUs of the host.
@@ -17,6 +19,8 @@ pub mod gpu_lock;
 pub mod host;
 pub mod host_keys;
 pub mod pipeline;
+pub mod process;
+pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod settings;

@@ -10,10 +10,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::api::{self, ShutdownSignal};
+use crate::docker::DockerError;
 use crate::docker::command::RunnerLaunch;
 use crate::docker::container::ContainerDefaults;
-use crate::docker::{DockerDriver, DockerError};
 use crate::host::{HostError, HostGpus, collect_host_info, parse_cpuinfo, write_host_info};
+use crate::runtime::Runtime;
 use crate::service::{Shim, ShimError};
 use crate::settings::Settings;
 
@@ -45,15 +46,16 @@ pub enum ServerError {
     Serve(#[source] std::io::Error),
 }
 
-/// Connects to Docker, finds the GPUs, takes back the containers of a previous shim, and in
-/// service mode writes `host_info.json`.
+/// Chooses the runtime (connecting to Docker unless told not to), finds the GPUs, takes back
+/// the containers of a previous shim, and in service mode writes `host_info.json`.
 pub async fn start(settings: &Settings) -> Result<Arc<Shim>, ServerError> {
     let home = settings.home();
     std::fs::create_dir_all(&home).map_err(|source| ServerError::Home {
         path: home.display().to_string(),
         source,
     })?;
-    let docker = DockerDriver::connect().await?;
+    let runtime = Runtime::choose(settings.runtime, home.join("tasks")).await?;
+    tracing::info!(runtime = ?runtime.kind(), "tasks run with this runtime");
     if let Ok(cpuinfo) = std::fs::read_to_string("/proc/cpuinfo") {
         let cpus = parse_cpuinfo(&cpuinfo);
         tracing::info!(count = cpus.count, model = %cpus.model, "CPUs found");
@@ -61,7 +63,13 @@ pub async fn start(settings: &Settings) -> Result<Arc<Shim>, ServerError> {
     let gpus = HostGpus::discover().await;
     tracing::info!(vendor = ?gpus.vendor, count = gpus.gpus.len(), "GPUs found");
     if settings.service_mode {
-        let info = collect_host_info(&gpus, &docker.root_dir().await?)?;
+        // The disk reported is the one tasks fill: Docker's, or the shim home's.
+        let disk_root = match &runtime {
+            Runtime::Docker(docker) => docker.root_dir().await?,
+            Runtime::Process(_) => home.display().to_string(),
+        };
+        let mut info = collect_host_info(&gpus, &disk_root)?;
+        info.runtime = Some(runtime.kind());
         write_host_info(&home, &info)?;
     }
     let defaults = container_defaults(settings, &gpus);
@@ -69,7 +77,7 @@ pub async fn start(settings: &Settings) -> Result<Arc<Shim>, ServerError> {
         Some(path) => path.clone(),
         None => std::env::current_exe().map_err(ServerError::OwnBinary)?,
     };
-    let shim = Arc::new(Shim::new(docker, gpus, defaults, &home, shim_binary_path));
+    let shim = Arc::new(Shim::new(runtime, gpus, defaults, &home, shim_binary_path));
     let restored = shim.restore_tasks().await.map_err(ServerError::Restore)?;
     tracing::info!(restored, "tasks taken back from existing containers");
     Ok(shim)

@@ -1,7 +1,7 @@
 //! [`Shim`]: the host agent's operations, as the HTTP API calls them.
 //!
 //! A submitted task runs in its own tokio task ([`crate::pipeline`]); terminate and remove
-//! act on the task's container and record the outcome in the [`TaskStore`].
+//! act on the task's container or process and record the outcome in the [`TaskStore`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,10 +13,11 @@ use dstack_agents::shim::{
 };
 
 use crate::components::{Components, InstallError};
+use crate::docker::DockerError;
 use crate::docker::container::ContainerDefaults;
-use crate::docker::{DockerDriver, DockerError};
 use crate::gpu_lock::GpuLock;
 use crate::host::HostGpus;
+use crate::runtime::Runtime;
 use crate::task::{Task, TaskStore, TaskStoreError, Termination};
 
 /// Why an operation of the shim failed.
@@ -32,13 +33,15 @@ pub enum ShimError {
     Docker(#[from] DockerError),
     #[error(transparent)]
     Install(#[from] InstallError),
+    #[error("cannot remove the dirs of task {id}: {source}")]
+    RemoveDirs { id: String, source: std::io::Error },
 }
 
-/// The host agent: its tasks, the Docker daemon, the host's GPUs.
+/// The host agent: its tasks, where they run, the host's GPUs.
 #[derive(Debug)]
 pub struct Shim {
     pub(crate) store: TaskStore,
-    pub(crate) docker: DockerDriver,
+    pub(crate) runtime: Runtime,
     pub(crate) gpu_lock: GpuLock,
     pub(crate) gpus: HostGpus,
     pub(crate) defaults: ContainerDefaults,
@@ -50,7 +53,7 @@ pub struct Shim {
 impl Shim {
     /// A shim with no tasks yet; see [`Self::restore_tasks`].
     pub fn new(
-        docker: DockerDriver,
+        runtime: Runtime,
         gpus: HostGpus,
         defaults: ContainerDefaults,
         home: &Path,
@@ -59,7 +62,7 @@ impl Shim {
         Self {
             components: Components::new(defaults.runner_binary_path.clone(), shim_binary_path),
             store: TaskStore::default(),
-            docker,
+            runtime,
             gpu_lock: GpuLock::new(gpus.gpus.iter().map(|gpu| gpu.id.clone())),
             gpus,
             defaults,
@@ -69,8 +72,12 @@ impl Shim {
 
     /// Takes back the containers a previous shim left: exited ones as terminated tasks,
     /// running ones as running tasks whose exit is watched again, with their GPUs locked.
+    /// Host processes are not taken back.
     pub async fn restore_tasks(self: &Arc<Self>) -> Result<usize, ShimError> {
-        let containers = self.docker.task_containers().await?;
+        let Runtime::Docker(docker) = &self.runtime else {
+            return Ok(0);
+        };
+        let containers = docker.task_containers().await?;
         for container in &containers {
             let mut task = Task::new(TaskSubmitRequest {
                 id: container.task_id.clone(),
@@ -90,8 +97,9 @@ impl Shim {
             };
             match self.store.insert(task) {
                 Ok(task) if task.status == TaskStatus::Running => {
-                    tokio::spawn(crate::pipeline::watch_exit(
+                    tokio::spawn(crate::pipeline::docker::watch_exit(
                         Arc::clone(self),
+                        docker.clone(),
                         task.config.id,
                     ));
                 }
@@ -117,30 +125,42 @@ impl Shim {
         Ok(self.store.get(id)?.info())
     }
 
-    /// `POST /api/tasks`: records the task and starts its pipeline.
+    /// `POST /api/tasks`: records the task and starts its pipeline. A task run as a host
+    /// process has no image; one that names an image fails in its pipeline, with a message.
     pub fn submit_task(
         self: &Arc<Self>,
         config: TaskSubmitRequest,
     ) -> Result<TaskInfoResponse, ShimError> {
-        for (field, value) in [
-            ("id", &config.id),
-            ("name", &config.name),
-            ("image_name", &config.image_name),
+        let needs_image = matches!(self.runtime, Runtime::Docker(_));
+        for (field, value, required) in [
+            ("id", &config.id, true),
+            ("name", &config.name, true),
+            ("image_name", &config.image_name, needs_image),
         ] {
-            if value.trim().is_empty() {
+            if required && value.trim().is_empty() {
                 return Err(ShimError::MissingField(field));
             }
         }
         let task = self.store.insert(Task::new(config))?;
-        tokio::spawn(crate::pipeline::run_task(
-            Arc::clone(self),
-            task.config.id.clone(),
-        ));
+        let (shim, id) = (Arc::clone(self), task.config.id.clone());
+        match &self.runtime {
+            Runtime::Docker(docker) => {
+                tokio::spawn(crate::pipeline::docker::run_task(shim, docker.clone(), id));
+            }
+            Runtime::Process(processes) => {
+                tokio::spawn(crate::process::pipeline::run_task(
+                    shim,
+                    Arc::clone(processes),
+                    id,
+                ));
+            }
+        }
         Ok(task.info())
     }
 
-    /// `POST /api/tasks/{id}/terminate`: stops a running container within `timeout` seconds
-    /// and interrupts a task still being prepared. The task keeps the first reason it got.
+    /// `POST /api/tasks/{id}/terminate`: stops a running container or runner process within
+    /// `timeout` seconds and interrupts a task still being prepared. The task keeps the first
+    /// reason it got.
     pub async fn terminate_task(
         &self,
         id: &str,
@@ -155,17 +175,21 @@ impl Shim {
         self.store.request_termination(id, termination.clone())?;
         let task = self.store.get(id)?;
         task.cancel.cancel();
-        if task.status == TaskStatus::Running {
-            self.docker
-                .stop(&task.container_name, Duration::from_secs(request.timeout))
-                .await?;
+        let timeout = Duration::from_secs(request.timeout);
+        match &self.runtime {
+            Runtime::Docker(docker) if task.status == TaskStatus::Running => {
+                docker.stop(&task.container_name, timeout).await?;
+            }
+            Runtime::Docker(_) => {}
+            // A runner is registered from its start, before the task is running.
+            Runtime::Process(processes) => processes.stop(id, timeout).await,
         }
         self.gpu_lock.release(id);
         Ok(self.store.finish(id, termination)?.info())
     }
 
-    /// `POST /api/tasks/{id}/remove`: removes a terminated task's container and runner dir,
-    /// then forgets the task.
+    /// `POST /api/tasks/{id}/remove`: removes a terminated task's container and runner dir
+    /// (or its process's dirs), then forgets the task.
     pub async fn remove_task(&self, id: &str) -> Result<(), ShimError> {
         let operation = self.store.get(id)?.operation;
         let _serialized = operation.lock().await;
@@ -176,7 +200,21 @@ impl Shim {
                 status: task.status,
             });
         }
-        self.docker.remove(&task.container_name).await?;
+        let docker = match &self.runtime {
+            Runtime::Docker(docker) => docker,
+            Runtime::Process(processes) => {
+                processes
+                    .remove(id)
+                    .await
+                    .map_err(|source| ShimError::RemoveDirs {
+                        id: id.to_owned(),
+                        source,
+                    })?;
+                self.store.remove(id)?;
+                return Ok(());
+            }
+        };
+        docker.remove(&task.container_name).await?;
         let runner_dir = self.runner_dir(&task.container_name);
         if let Err(error) = tokio::fs::remove_dir_all(&runner_dir).await
             && error.kind() != std::io::ErrorKind::NotFound

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
 use clap::builder::BoolishValueParser;
+use clap::{Parser, ValueEnum};
 
 /// Environment variables copied into every container by default, when the shim has them.
 const DEFAULT_PASS_ENV: &str = "http_proxy,https_proxy,no_proxy,HTTP_PROXY,HTTPS_PROXY,NO_PROXY";
@@ -66,6 +66,21 @@ pub struct Settings {
     /// takes `1`/`0`, `yes`/`no`, `on`/`off` as well as `true`/`false`, as Go's flags do.
     #[arg(long = "service", env = "DSTACK_SERVICE_MODE", value_parser = BoolishValueParser::new())]
     pub service_mode: bool,
+    /// How tasks run: `docker` (containers), `process` (the runner as a host process, for
+    /// hosts without Docker), or `auto`: Docker if its daemon answers at startup.
+    #[arg(long, env = "DSTACK_SHIM_RUNTIME", value_enum, default_value_t = RuntimeSetting::Auto)]
+    pub runtime: RuntimeSetting,
+}
+
+/// The `--runtime` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuntimeSetting {
+    /// Docker when its daemon answers at startup, else host processes.
+    Auto,
+    /// Containers; the shim does not start without a Docker daemon.
+    Docker,
+    /// Host processes, whether or not Docker is there.
+    Process,
 }
 
 impl Settings {
@@ -115,6 +130,17 @@ mod tests {
             PathBuf::from("/usr/local/bin/dstack-runner")
         );
         assert_eq!(settings.pass_env_names().count(), 6);
+        assert_eq!(settings.runtime, RuntimeSetting::Auto);
+    }
+
+    #[test]
+    fn runtime_takes_its_three_names() {
+        let runtime = |name: &str| {
+            Settings::try_parse_from(["dstack-shim", "--runtime", name]).map(|s| s.runtime)
+        };
+        assert_eq!(runtime("process").unwrap(), RuntimeSetting::Process);
+        assert_eq!(runtime("docker").unwrap(), RuntimeSetting::Docker);
+        assert!(runtime("podman").is_err());
     }
 
     #[test]

@@ -20,6 +20,15 @@ pub enum GpuVendor {
     None,
 }
 
+/// How a shim runs its tasks: in Docker containers, or as host processes when the host has
+/// no Docker. Written into `host_info.json` so the server knows which the host offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ShimRuntime {
+    Docker,
+    Process,
+}
+
 /// `GET /api/instance/info`: the vendor and driver of the host's first GPU; `{}` without GPUs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceInfoResponse {
@@ -128,6 +137,9 @@ pub struct HostInfo {
     pub cpus: usize,
     /// Total memory in bytes.
     pub memory: u64,
+    /// How the shim runs tasks; absent in files written by dstack's own shim (Docker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<ShimRuntime>,
 }
 
 #[cfg(test)]
@@ -179,6 +191,7 @@ mod tests {
             disk_size: 100,
             cpus: 2,
             memory: 4096,
+            runtime: None,
         };
         let body = json!({
             "gpu_vendor": "none", "gpu_name": "", "gpu_memory": 0, "gpu_count": 0,
@@ -186,6 +199,17 @@ mod tests {
         });
         assert_eq!(serde_json::to_value(&info).unwrap(), body);
         assert_eq!(serde_json::from_value::<HostInfo>(body).unwrap(), info);
+    }
+
+    #[test]
+    fn host_info_names_the_runtime_when_known() {
+        let body = json!({
+            "gpu_vendor": "none", "gpu_name": "", "gpu_memory": 0, "gpu_count": 0,
+            "addresses": [], "disk_size": 1, "cpus": 1, "memory": 1, "runtime": "process"
+        });
+        let info: HostInfo = serde_json::from_value(body.clone()).unwrap();
+        assert_eq!(info.runtime, Some(ShimRuntime::Process));
+        assert_eq!(serde_json::to_value(&info).unwrap(), body);
     }
 
     #[test]

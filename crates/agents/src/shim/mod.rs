@@ -16,7 +16,7 @@ pub use client::{ShimClient, ShimClientError};
 pub use instance::{
     ComponentInfo, ComponentInstallRequest, ComponentName, ComponentStatus, ComponentsResponse,
     DcgmHealth, DcgmIncident, GpuVendor, HealthcheckResponse, HostGpuSummary, HostInfo,
-    InstanceHealthResponse, InstanceInfoResponse, ShutdownRequest,
+    InstanceHealthResponse, InstanceInfoResponse, ShimRuntime, ShutdownRequest,
 };
 pub use tasks::{
     GpuDevice, ImagePullProgress, InstanceMountPoint, NetworkMode, PortMapping, TaskInfoResponse,

@@ -96,7 +96,10 @@ pub fn prepare(config: &RunnerConfig, body: SubmitBody) -> Result<PreparedJob, P
         .as_deref()
         .or_else(|| body.run.run_spec.configured_image());
     let own_uid = nix::unistd::getuid().as_raw();
-    let user = resolve_job_user(&config.etc_dir, spec.user.as_ref(), own_uid, image)?;
+    let mut user = resolve_job_user(&config.etc_dir, spec.user.as_ref(), own_uid, image)?;
+    if let (None, Some(home)) = (&spec.user, &config.job_home_dir) {
+        user.home = home.display().to_string();
+    }
     let cwd = std::env::current_dir().map_err(PrepareError::Cwd)?;
     let working_dir = resolve_working_dir(spec.working_dir.as_deref(), &user.home, &cwd)?;
     let repo_dir = resolve_repo_dir(

@@ -36,7 +36,9 @@ impl From<ShimError> for ApiError {
                 TaskStoreError::AlreadyExists(_) | TaskStoreError::Transition { .. },
             )
             | ShimError::NotTerminated { .. } => StatusCode::CONFLICT,
-            ShimError::Docker(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ShimError::Docker(_) | ShimError::RemoveDirs { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         };
         Self::new(status, error.to_string())
     }

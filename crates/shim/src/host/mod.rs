@@ -92,6 +92,7 @@ pub fn collect_host_info(gpus: &HostGpus, disk_root: &str) -> Result<HostInfo, H
         disk_size: disk.blocks_available() * disk.fragment_size(),
         cpus: parse_cpuinfo(&cpuinfo).count,
         memory,
+        runtime: None,
     })
 }
 

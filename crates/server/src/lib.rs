@@ -114,18 +114,23 @@ async fn start(
     tracing::info!("The dstack server {SERVER_VERSION} is running at {url}");
 
     let hints = Hints::new();
-    let local = LocalBackend::new(
-        &server_dir,
-        settings.shim_binary(),
-        settings.runner_binary(),
-    );
+    let local = if settings.local_backend_disabled {
+        LocalBackend::disabled()
+    } else {
+        LocalBackend::new(
+            &server_dir,
+            settings.shim_binary(),
+            settings.runner_binary(),
+        )
+    };
     let scheduler = Scheduler::new(
         db.clone(),
         hints.clone(),
-        local,
+        local.clone(),
         SshPool::new(PoolSettings::default()),
     );
-    let _pipelines = pipelines::start(&scheduler);
+    let _pipelines =
+        (!settings.background_processing_disabled).then(|| pipelines::start(&scheduler));
     let app = api::router(api::AppState {
         db: db.clone(),
         encryption,
@@ -133,6 +138,7 @@ async fn start(
         integrations: settings.integrations.clone(),
         code_upload_limit: settings.code_upload_limit,
         hints,
+        local,
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

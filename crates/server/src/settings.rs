@@ -76,6 +76,20 @@ pub struct Settings {
         hide = true
     )]
     pub code_upload_limit: u64,
+    /// Run no pipelines: an API-only replica that leaves scheduling to others.
+    #[arg(
+        long,
+        env = "DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub background_processing_disabled: bool,
+    /// Offer no slices of this host: runs then use only the project's fleets.
+    #[arg(
+        long,
+        env = "DSTACK_SERVER_LOCAL_BACKEND_DISABLED",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub local_backend_disabled: bool,
     /// The `dstack-shim` the local backend starts for each slice [default: `dstack-shim`
     /// beside this program].
     #[arg(long, env = "DSTACK_SERVER_SHIM_BINARY")]
@@ -146,6 +160,8 @@ impl Settings {
             database_url: None,
             server_url: None,
             code_upload_limit: DEFAULT_CODE_UPLOAD_LIMIT,
+            background_processing_disabled: false,
+            local_backend_disabled: false,
             shim_binary: None,
             runner_binary: None,
             home,

@@ -51,7 +51,13 @@ pub async fn get_plan(
     project: ProjectMember,
     JsonBody(request): JsonBody<GetFleetPlanRequest>,
 ) -> Result<Json<FleetPlan>, ServerError> {
-    let plan = fleets::get_plan(&state.db, &project.access, &project.caller, request.spec);
+    let plan = fleets::get_plan(
+        &state.db,
+        &state.local,
+        &project.access,
+        &project.caller,
+        request.spec,
+    );
     Ok(Json(plan.await?))
 }
 

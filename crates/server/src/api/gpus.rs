@@ -17,6 +17,6 @@ pub async fn list(
     JsonBody(request): JsonBody<ListGpusRequest>,
 ) -> Result<Json<GpuGroups>, ServerError> {
     Ok(Json(
-        gpus::list(&state.db, &project.access, &request).await?,
+        gpus::list(&state.db, &state.local, &project.access, &request).await?,
     ))
 }

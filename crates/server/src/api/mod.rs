@@ -38,6 +38,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 
 use self::error::ServerError;
+use crate::backends::local::LocalBackend;
 use crate::db::Database;
 use crate::pipelines::hints::Hints;
 use crate::server_config::DefaultPermissions;
@@ -59,6 +60,8 @@ pub struct AppState {
     pub code_upload_limit: u64,
     /// Wakes the pipelines after a change they act on.
     pub hints: Hints,
+    /// Slices of this host, offered in plans.
+    pub local: LocalBackend,
 }
 
 /// Room for the multipart framing around an upload of the largest allowed size.

@@ -54,7 +54,13 @@ pub async fn get_plan(
     JsonBody(request): JsonBody<GetRunPlanRequest>,
 ) -> Result<Json<RunPlan>, ServerError> {
     check_bounds("max_offers", request.max_offers, 1, runs::MAX_OFFERS)?;
-    let plan = runs::get_plan(&state.db, &project.access, &project.caller, &request);
+    let plan = runs::get_plan(
+        &state.db,
+        &state.local,
+        &project.access,
+        &project.caller,
+        &request,
+    );
     Ok(Json(plan.await?))
 }
 

@@ -16,6 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use dstack_agents::shim::ShimRuntime;
 use dstack_core::backend::BackendType;
 use dstack_core::memory::Memory;
 use dstack_core::offers::{
@@ -86,10 +87,17 @@ pub struct Held {
 }
 
 impl Held {
-    /// Adds a slice's resources.
-    pub fn add(&mut self, resources: &Resources) {
-        self.cpus = self.cpus.saturating_add(resources.cpus);
-        self.memory_mib = self.memory_mib.saturating_add(resources.memory_mib);
+    /// What the slices of these offers (JSON, as instances store them) hold.
+    pub fn of_offers(offers: &[String]) -> Self {
+        let mut held = Self::default();
+        for offer in offers {
+            if let Ok(offer) = serde_json::from_str::<InstanceOfferWithAvailability>(offer) {
+                let resources = &offer.instance.resources;
+                held.cpus = held.cpus.saturating_add(resources.cpus);
+                held.memory_mib = held.memory_mib.saturating_add(resources.memory_mib);
+            }
+        }
+        held
     }
 }
 
@@ -111,6 +119,8 @@ pub struct LocalShim {
     pub shim_port: u16,
     /// The shim's process id.
     pub pid: i32,
+    /// Whether its jobs run in containers or as host processes.
+    pub runtime: ShimRuntime,
 }
 
 /// Why a slice could not be started.
@@ -146,18 +156,44 @@ pub struct LocalBackend {
     shim_binary: PathBuf,
     runner_binary: PathBuf,
     host: HostCapacity,
+    runtime: ShimRuntime,
+    enabled: bool,
 }
 
 impl LocalBackend {
-    /// The backend for a server whose state is in `server_dir`.
+    /// The backend for a server whose state is in `server_dir`. Jobs run in Docker when its
+    /// daemon's socket accepts a connection, else as host processes.
     pub fn new(server_dir: &Path, shim_binary: PathBuf, runner_binary: PathBuf) -> Self {
         let dir = server_dir.join("local");
         let host = HostCapacity::detect(server_dir);
+        let runtime = if docker_answers() {
+            ShimRuntime::Docker
+        } else {
+            ShimRuntime::Process
+        };
         Self {
             dir,
             shim_binary,
             runner_binary,
             host,
+            runtime,
+            enabled: true,
+        }
+    }
+
+    /// A backend that offers nothing (`DSTACK_SERVER_LOCAL_BACKEND_DISABLED`).
+    pub fn disabled() -> Self {
+        Self {
+            dir: PathBuf::new(),
+            shim_binary: PathBuf::new(),
+            runner_binary: PathBuf::new(),
+            host: HostCapacity {
+                cpus: 0,
+                memory_mib: 0,
+                disk_mib: 0,
+            },
+            runtime: ShimRuntime::Docker,
+            enabled: false,
         }
     }
 
@@ -166,12 +202,16 @@ impl LocalBackend {
         self.host
     }
 
-    /// The slice for `requirements` while the live slices hold `held`.
-    pub fn offer(
+    /// The slice for `requirements`, if the host could ever run the job.
+    pub fn slice(
         &self,
         requirements: &Requirements,
-        held: Held,
     ) -> Result<InstanceOfferWithAvailability, NoSlice> {
+        if !self.enabled {
+            return Err(NoSlice::Never(
+                "the local backend is disabled on this server".to_owned(),
+            ));
+        }
         let spec = &requirements.resources;
         if spec
             .gpu
@@ -197,16 +237,27 @@ impl LocalBackend {
                 mib_text(self.host.memory_mib)
             )));
         }
+        Ok(offer)
+    }
+
+    /// Whether `slice` fits beside the live slices, which hold `held`.
+    pub fn fits_now(
+        &self,
+        slice: &InstanceOfferWithAvailability,
+        held: Held,
+    ) -> Result<(), NoSlice> {
+        let resources = &slice.instance.resources;
         let free_cpus = self.host.cpus.saturating_sub(held.cpus);
         let free_memory = self.host.memory_mib.saturating_sub(held.memory_mib);
-        if cpus > free_cpus || memory_mib > free_memory {
+        if resources.cpus > free_cpus || resources.memory_mib > free_memory {
             return Err(NoSlice::NotNow(format!(
-                "it needs {cpus} CPUs and {} of memory; {free_cpus} CPUs and {} are free",
-                mib_text(memory_mib),
+                "the job needs {} CPUs and {} of memory; {free_cpus} CPUs and {} are free",
+                resources.cpus,
+                mib_text(resources.memory_mib),
                 mib_text(free_memory)
             )));
         }
-        Ok(offer)
+        Ok(())
     }
 
     /// Starts the shim of slice `instance_id`. It runs in its own process group, so it
@@ -234,6 +285,11 @@ impl LocalBackend {
             .arg(shim_port.to_string())
             .arg("--runner-binary-path")
             .arg(&self.runner_binary)
+            .arg("--runtime")
+            .arg(match self.runtime {
+                ShimRuntime::Docker => "docker",
+                ShimRuntime::Process => "process",
+            })
             .stdin(std::process::Stdio::null())
             .stdout(output)
             .stderr(errors)
@@ -248,7 +304,11 @@ impl LocalBackend {
         tokio::spawn(async move {
             let _ = child.wait().await;
         });
-        Ok(LocalShim { shim_port, pid })
+        Ok(LocalShim {
+            shim_port,
+            pid,
+            runtime: self.runtime,
+        })
     }
 
     /// Stops the shim of slice `instance_id` and waits for it to exit (killing it after
@@ -275,6 +335,15 @@ impl LocalBackend {
             ticks.tick().await;
         }
     }
+}
+
+/// Whether Docker's socket (`DOCKER_HOST` when it names one) accepts a connection.
+fn docker_answers() -> bool {
+    let socket = std::env::var("DOCKER_HOST")
+        .ok()
+        .and_then(|host| host.strip_prefix("unix://").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/var/run/docker.sock"));
+    std::os::unix::net::UnixStream::connect(socket).is_ok()
 }
 
 /// An exited child not yet reaped still has its `/proc` entry.
@@ -353,6 +422,8 @@ mod tests {
                 memory_mib: memory_gb * 1024,
                 disk_mib: 500 * 1024,
             },
+            runtime: ShimRuntime::Docker,
+            enabled: true,
         }
     }
 
@@ -371,10 +442,7 @@ mod tests {
     #[test]
     fn a_slice_takes_the_low_end_of_each_range() {
         let offer = backend(8, 32)
-            .offer(
-                &requirements(r#"{"cpu": "2..", "memory": "4GB..8GB"}"#),
-                Held::default(),
-            )
+            .slice(&requirements(r#"{"cpu": "2..", "memory": "4GB..8GB"}"#))
             .unwrap();
         assert_eq!(offer.instance.resources.cpus, 2);
         assert_eq!(offer.instance.resources.memory_mib, 4096);
@@ -406,16 +474,10 @@ mod tests {
     fn gpus_and_spot_are_never_offered() {
         let backend = backend(4, 16);
         let gpu = requirements(r#"{"cpu": "1..", "memory": "1GB..", "gpu": 1}"#);
-        assert!(matches!(
-            backend.offer(&gpu, Held::default()),
-            Err(NoSlice::Never(_))
-        ));
+        assert!(matches!(backend.slice(&gpu), Err(NoSlice::Never(_))));
         let mut spot = requirements(r#"{"cpu": "1..", "memory": "1GB.."}"#);
         spot.spot = Some(true);
-        assert!(matches!(
-            backend.offer(&spot, Held::default()),
-            Err(NoSlice::Never(_))
-        ));
+        assert!(matches!(backend.slice(&spot), Err(NoSlice::Never(_))));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use dstack_agents::runner::RunnerClient;
-use dstack_agents::shim::ShimClient;
+use dstack_agents::shim::{ShimClient, ShimRuntime};
 use dstack_core::api::common::Uuid4;
+use dstack_core::api::jobs::JobProvisioningData;
 use uuid::Uuid;
 
 use super::hints::{Hints, Kind};
@@ -116,9 +117,22 @@ pub fn is_local(instance: &InstanceRow) -> bool {
 
 /// The local shim of a local instance, from its provisioning data.
 pub fn local_shim(instance: &InstanceRow) -> Option<LocalShim> {
-    let data: dstack_core::api::jobs::JobProvisioningData =
+    let data: JobProvisioningData =
         serde_json::from_str(instance.job_provisioning_data.as_deref()?).ok()?;
     serde_json::from_str(data.backend_data.as_deref()?).ok()
+}
+
+/// Whether the instance's jobs run in containers or as host processes: `runtime` in the
+/// backend data of its provisioning data (local slices and SSH hosts both record it).
+pub fn runtime_of(instance: &InstanceRow) -> ShimRuntime {
+    let data: Option<JobProvisioningData> = instance
+        .job_provisioning_data
+        .as_deref()
+        .and_then(|data| serde_json::from_str(data).ok());
+    data.and_then(|data| data.backend_data)
+        .and_then(|backend| serde_json::from_str::<serde_json::Value>(&backend).ok())
+        .and_then(|backend| serde_json::from_value(backend["runtime"].clone()).ok())
+        .unwrap_or(ShimRuntime::Docker)
 }
 
 fn shim_port(instance: &InstanceRow) -> Result<u16, ReachError> {

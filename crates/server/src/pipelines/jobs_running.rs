@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use dstack_agents::runner::{JobStateEvent, PullResponse, RunnerClient, SubmitBody};
-use dstack_agents::shim::{NetworkMode, TaskInfoResponse, TaskStatus, TaskSubmitRequest};
+use dstack_agents::shim::{
+    NetworkMode, ShimRuntime, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
+};
 use dstack_core::api::jobs::{JobProvisioningData, JobSpec};
 use dstack_core::offers::InstanceOfferWithAvailability;
 use dstack_core::status::{InstanceStatus, JobStatus, JobTerminationReason};
 use serde_json::json;
 
-use super::context::{Scheduler, is_local};
+use super::context::{Scheduler, is_local, runtime_of};
 use super::hints::Kind;
 use super::jobs::{self, load, parse_stored, release};
 use super::lease::{self, Claimed, Table};
@@ -49,6 +51,8 @@ const DISCONNECT_TOLERANCE: Duration = Duration::from_secs(120);
 const STEP_WAIT: Duration = Duration::from_secs(3);
 /// How often a pass asks an agent while it waits.
 const POLL: Duration = Duration::from_millis(50);
+/// Where the repo goes in a container unless the configuration says otherwise.
+const DEFAULT_REPO_DIR: &str = "/workflow";
 /// The runner's HTTP port in the container.
 const RUNNER_PORT: u16 = 10999;
 
@@ -207,7 +211,26 @@ impl RunningJobs {
         if !self.replica_provisioned(job).await? {
             return Ok(timed_out(waited).unwrap_or(Next::Wait));
         }
-        let request = task_request(job, &spec, &run_spec, instance);
+        let runtime = runtime_of(instance);
+        if runtime == ShimRuntime::Process
+            && let Some(image) = run_spec["configuration"]["image"].as_str()
+        {
+            return Ok(Next::End {
+                reason: JobTerminationReason::CreatingContainerError,
+                message: format!(
+                    "the instance {} runs jobs as host processes because it has no Docker; the \
+                     configuration names the image {image}, which needs Docker: remove `image` \
+                     or install Docker on the host",
+                    instance.name
+                ),
+                progress: None,
+                logs: None,
+            });
+        }
+        let mut request = task_request(job, &spec, &run_spec, instance);
+        if runtime == ShimRuntime::Process {
+            request.image_name.clear();
+        }
         let submitted = match self.0.shim(instance) {
             Ok(shim) => shim.submit_task(&request).await.map_err(|e| e.to_string()),
             Err(error) => Err(error.to_string()),
@@ -304,7 +327,7 @@ impl RunningJobs {
         if !wait_until_healthy(&runner).await {
             return Ok(Next::Wait);
         }
-        if let Err(error) = self.start(job, run, &runner).await {
+        if let Err(error) = self.start(job, run, instance, &runner).await {
             return Ok(Next::End {
                 reason: JobTerminationReason::ExecutorError,
                 message: format!("the runner did not take the job: {error}"),
@@ -326,8 +349,18 @@ impl RunningJobs {
     }
 
     /// Submits the job, its file archives and its code to the runner, and starts it.
-    async fn start(&self, job: &JobRow, run: &RunRow, runner: &RunnerClient) -> Result<(), String> {
-        let spec: serde_json::Value = parse_stored(&job.job_spec).map_err(|e| e.to_string())?;
+    async fn start(
+        &self,
+        job: &JobRow,
+        run: &RunRow,
+        instance: &InstanceRow,
+        runner: &RunnerClient,
+    ) -> Result<(), String> {
+        let mut spec: serde_json::Value = parse_stored(&job.job_spec).map_err(|e| e.to_string())?;
+        if runtime_of(instance) == ShimRuntime::Process && spec["repo_dir"] == DEFAULT_REPO_DIR {
+            // On a host, `/workflow` would be one directory shared by every job.
+            spec["repo_dir"] = json!("repo");
+        }
         let typed: JobSpec = parse_stored(&job.job_spec).map_err(|e| e.to_string())?;
         let run_spec: serde_json::Value = parse_stored(&run.run_spec).map_err(|e| e.to_string())?;
         let ips = self.cluster_ips(job).await.map_err(|e| e.to_string())?;

@@ -18,7 +18,7 @@ use super::context::Scheduler;
 use super::jobs::{self, load, parse_stored, release};
 use super::lease::{self, Claimed, Table};
 use super::worker::Reconciler;
-use crate::backends::local::{Held, LOCAL_REGION, NoSlice};
+use crate::backends::local::{Held, LOCAL_REGION};
 use crate::db::fleets::{self as fleet_rows, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
 use crate::db::jobs::{self as job_rows, JobRow};
@@ -189,23 +189,20 @@ impl SubmittedJobs {
                 fleets.join(", ")
             )));
         }
-        let mut held = Held::default();
-        for offer in scheduling::local_offers(db.pool(), LOCAL_REGION).await? {
-            if let Ok(offer) = serde_json::from_str::<InstanceOfferWithAvailability>(&offer) {
-                held.add(&offer.instance.resources);
+        let slice = match self.0.local.slice(&spec.requirements) {
+            Ok(slice) => slice,
+            Err(never) => {
+                return Ok(Placement::NoCapacity(format!(
+                    "no fleet has an idle instance that fits the job, and {never}"
+                )));
             }
+        };
+        let held = Held::of_offers(&scheduling::local_offers(db.pool(), LOCAL_REGION).await?);
+        if let Err(busy) = self.0.local.fits_now(&slice, held) {
+            return Ok(Placement::Waiting(busy.to_string()));
         }
-        match self.0.local.offer(&spec.requirements, held) {
-            Err(NoSlice::Never(reason)) => Ok(Placement::NoCapacity(format!(
-                "no fleet has an idle instance that fits the job, and {}",
-                NoSlice::Never(reason)
-            ))),
-            Err(busy @ NoSlice::NotNow(_)) => Ok(Placement::Waiting(busy.to_string())),
-            Ok(offer) => {
-                self.create(claimed, job, run, scheduling, &offer).await?;
-                Ok(Placement::Created)
-            }
-        }
+        self.create(claimed, job, run, scheduling, &slice).await?;
+        Ok(Placement::Created)
     }
 
     /// Gives the job a block of `instance`; false when the instance filled up meanwhile.

@@ -32,6 +32,7 @@ use super::offers::{self, Source};
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
+use crate::backends::local::LocalBackend;
 use crate::db::fleets::{self as fleet_rows, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
 use crate::db::runs as run_rows;
@@ -235,6 +236,7 @@ fn fleet_requirements(spec: &FleetSpec) -> Requirements {
 /// `fleets/get_plan`: what applying `spec` would do, with the offers for a cloud fleet.
 pub async fn get_plan(
     db: &Database,
+    local: &LocalBackend,
     access: &ProjectAccess,
     caller: &Caller,
     spec: FleetSpec,
@@ -256,7 +258,15 @@ pub async fn get_plan(
         let requirements = fleet_requirements(&spec);
         let project = access.project.id.as_uuid();
         let sources = &[Source::Backends];
-        offers::offers_from(db, project, &requirements, sources, Some(MAX_PLAN_OFFERS)).await?
+        offers::offers_from(
+            db,
+            local,
+            project,
+            &requirements,
+            sources,
+            Some(MAX_PLAN_OFFERS),
+        )
+        .await?
     } else {
         (Vec::new(), 0)
     };

@@ -7,12 +7,14 @@ use super::ServiceError;
 use super::offers::offers_for_requirements;
 use super::projects::ProjectAccess;
 use super::runs::job_specs;
+use crate::backends::local::LocalBackend;
 use crate::db::Database;
 
 /// `gpus/list`: the project's offers for the requirements of the run spec's first job,
 /// grouped.
 pub async fn list(
     db: &Database,
+    local: &LocalBackend,
     access: &ProjectAccess,
     request: &ListGpusRequest,
 ) -> Result<GpuGroups, ServiceError> {
@@ -24,7 +26,7 @@ pub async fn list(
     }
     let requirements = job_specs::first_job_requirements(&request.run_spec)?;
     let project = access.project.id.as_uuid();
-    let (offers, _) = offers_for_requirements(db, project, &requirements, None).await?;
+    let (offers, _) = offers_for_requirements(db, local, project, &requirements, None).await?;
     Ok(GpuGroups {
         gpus: group_offers(&offers, by),
     })

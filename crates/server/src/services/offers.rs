@@ -1,9 +1,9 @@
 //! Offers for a job's requirements, gathered from every [`Source`] and ordered as dstack
 //! orders them (usable first, then cheapest).
 //!
-//! Today the only offers are the project's fleet instances that can take a job: idle ones, and
-//! instances cut into blocks that still have room. Backends add theirs beside them in
-//! [`Source::Backends`].
+//! The offers are the project's fleet instances that can take a job (idle ones, and instances
+//! cut into blocks that still have room) and, from [`Source::Backends`], a new slice of this
+//! host from the local backend.
 
 use dstack_core::offers::{
     InstanceAvailability, InstanceOfferWithAvailability, Requirements, Resources, offer_satisfies,
@@ -14,16 +14,16 @@ use uuid::Uuid;
 
 use super::ServiceError;
 use super::instances::offer_of;
-use crate::db::Database;
+use crate::backends::local::{Held, LOCAL_REGION, LocalBackend};
 use crate::db::instances::{self as instance_rows, InstanceRow};
+use crate::db::{Database, scheduling};
 
 /// Where offers come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// Instances of the project's fleets that can take the job now.
     FleetInstances,
-    /// Backends that can provision a new instance. None is configured on this server yet;
-    /// the local backend adds its offers here.
+    /// Backends that can provision a new instance: a slice of this host.
     Backends,
 }
 
@@ -34,16 +34,18 @@ pub const ALL_SOURCES: &[Source] = &[Source::FleetInstances, Source::Backends];
 /// `None`), best first, and how many there are in all.
 pub async fn offers_for_requirements(
     db: &Database,
+    local: &LocalBackend,
     project_id: Uuid,
     requirements: &Requirements,
     max_offers: Option<usize>,
 ) -> Result<(Vec<InstanceOfferWithAvailability>, usize), ServiceError> {
-    offers_from(db, project_id, requirements, ALL_SOURCES, max_offers).await
+    offers_from(db, local, project_id, requirements, ALL_SOURCES, max_offers).await
 }
 
 /// The offers of the given sources, as [`offers_for_requirements`].
 pub async fn offers_from(
     db: &Database,
+    local: &LocalBackend,
     project_id: Uuid,
     requirements: &Requirements,
     sources: &[Source],
@@ -55,7 +57,7 @@ pub async fn offers_from(
             Source::FleetInstances => {
                 offers.extend(fleet_offers(db, project_id, requirements).await?);
             }
-            Source::Backends => {}
+            Source::Backends => offers.extend(local_offer(db, local, requirements).await?),
         }
     }
     sort_offers(&mut offers);
@@ -64,6 +66,22 @@ pub async fn offers_from(
         offers.truncate(max);
     }
     Ok((offers, total))
+}
+
+/// A new slice of this host, unavailable while the host is too busy for it.
+async fn local_offer(
+    db: &Database,
+    local: &LocalBackend,
+    requirements: &Requirements,
+) -> Result<Option<InstanceOfferWithAvailability>, ServiceError> {
+    let Ok(mut slice) = local.slice(requirements) else {
+        return Ok(None);
+    };
+    let held = Held::of_offers(&scheduling::local_offers(db.pool(), LOCAL_REGION).await?);
+    if local.fits_now(&slice, held).is_err() {
+        slice.availability = InstanceAvailability::NotAvailable;
+    }
+    Ok(Some(slice))
 }
 
 async fn fleet_offers(

@@ -3,9 +3,10 @@
 //! grouping them.
 
 use dstack_core::offers::Requirements;
+use dstack_server::backends::local::LocalBackend;
 use dstack_server::db::Database;
 use dstack_server::db::instances::{self as instance_rows, NewInstance};
-use dstack_server::services::offers::offers_for_requirements;
+use dstack_server::services::offers::{Source, offers_from};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -117,11 +118,31 @@ fn requirements(resources: Value) -> Requirements {
     serde_json::from_value(json!({"resources": resources, "spot": false})).expect("requirements")
 }
 
+/// The offers of the project's fleet instances alone (the local backend offers a slice of
+/// this host beside them; the runs and gpus tests see it).
+async fn fleet_offers(
+    db: &Database,
+    project: Uuid,
+    requirements: &Requirements,
+    max: Option<usize>,
+) -> (
+    Vec<dstack_core::offers::InstanceOfferWithAvailability>,
+    usize,
+) {
+    let local = LocalBackend::new(
+        std::path::Path::new("/tmp"),
+        "dstack-shim".into(),
+        "dstack-runner".into(),
+    );
+    let sources = &[Source::FleetInstances];
+    offers_from(db, &local, project, requirements, sources, max)
+        .await
+        .expect("offers")
+}
+
 /// `(instance name, availability, blocks)` of each offer, in order.
 async fn offered(db: &Database, project: Uuid, resources: Value) -> Vec<(String, String, u32)> {
-    let (offers, total) = offers_for_requirements(db, project, &requirements(resources), None)
-        .await
-        .expect("offers");
+    let (offers, total) = fleet_offers(db, project, &requirements(resources), None).await;
     assert_eq!(total, offers.len());
     offers
         .iter()
@@ -172,9 +193,7 @@ async fn fleet_instances_are_offered_by_what_they_have(server: &TestServer) {
     );
     let huge = json!({"memory": {"min": 1000.0, "max": null}});
     assert_eq!(offered(&db, project, huge).await, expect(&[]));
-    let (limited, total) = offers_for_requirements(&db, project, &requirements(json!({})), Some(1))
-        .await
-        .expect("offers");
+    let (limited, total) = fleet_offers(&db, project, &requirements(json!({})), Some(1)).await;
     assert_eq!((limited.len(), total), (1, 3));
     db.close().await;
 }

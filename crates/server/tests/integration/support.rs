@@ -120,6 +120,10 @@ impl Storage {
     pub fn settings(&self) -> Settings {
         let mut settings = Settings::with_home(self.home.path().to_owned());
         settings.admin_token = Some(dstack_server::settings::Secret(ADMIN_TOKEN.to_owned()));
+        // These tests check the API alone: runs stay as the API leaves them, and plans offer
+        // only fleets (the scheduler and the local backend have end-to-end tests of their own).
+        settings.background_processing_disabled = true;
+        settings.local_backend_disabled = true;
         settings.database_url = self
             .postgres
             .as_ref()

@@ -40,6 +40,7 @@ use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::projects::{self, ProjectAccess};
 use super::users::Caller;
 use super::{ServiceError, names, offers};
+use crate::backends::local::LocalBackend;
 use crate::db::jobs::{self as job_rows, JobEnd, JobRow, NewJob};
 use crate::db::runs::{self as run_rows, NewRun, RunFilter, RunRow};
 use crate::db::{CreatedAtCursor, Database, DbError, repos as repo_rows, to_micros, users};
@@ -191,6 +192,7 @@ pub async fn list(
 /// the same name and whether applying creates or updates.
 pub async fn get_plan(
     db: &Database,
+    local: &LocalBackend,
     access: &ProjectAccess,
     caller: &Caller,
     request: &GetRunPlanRequest,
@@ -202,6 +204,7 @@ pub async fn get_plan(
     for job_spec in job_specs::plan_jobs(&effective, run_name)? {
         let (offers, total) = offers::offers_for_requirements(
             db,
+            local,
             access.project.id.as_uuid(),
             &job_spec.requirements,
             Some(usize::try_from(max_offers).unwrap_or(usize::MAX)),

@@ -1,7 +1,8 @@
 //! SSH connections from the server to the hosts it manages (ARCHITECTURE.md principle 4).
 //!
 //! - [`SshTarget`]: how to reach one host (user, address, key, optional jump host);
-//!   [`fleet_host_target`] makes one for a host of an SSH fleet.
+//!   [`fleet_host_target`] makes one for a host of an SSH fleet, and
+//!   [`RemoteConnectionInfo::target`] for the instance stored for that host.
 //! - [`SshPool`]: one multiplexed SSH connection per target, opened lazily, shared by every
 //!   caller, reconnected with a bounded back-off, closed when idle or when the host is removed.
 //!   Over it: [`SshPool::run`] runs a command, [`SshPool::upload`] writes a file, and
@@ -26,7 +27,7 @@ mod target;
 
 pub use error::{ConnectError, SshError};
 pub use exec::CommandOutput;
-pub use fleet_host::{FleetHostError, fleet_host_target};
+pub use fleet_host::{FleetHostError, RemoteConnectionInfo, fleet_host_target};
 pub use host_keys::HostKeyStore;
 pub use pool::{PoolSettings, SshPool};
 pub use target::{KeyError, SshKey, SshTarget};

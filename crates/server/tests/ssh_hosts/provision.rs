@@ -200,6 +200,40 @@ async fn provisions_two_hosts_at_once() {
 }
 
 #[tokio::test]
+async fn provisions_a_host_behind_a_jump_host() {
+    let jump = TestHost::start();
+    let hidden = TestHost::start_behind(&jump);
+    let pool = pool();
+    let proxy = json!({"ssh_proxy": {
+        "hostname": jump.address, "port": 22, "user": "root", "identity_file": "~/.ssh/jump",
+        "ssh_key": {"public": jump.key.public, "private": jump.key.private}
+    }});
+    let connection = connection(&hidden, &hidden.key, proxy);
+    let provisioned = provision(
+        &pool,
+        &hidden,
+        &connection,
+        auto(),
+        &generate_key("ed25519"),
+    )
+    .await
+    .unwrap_or_else(|error| panic!("{error}; shim: {}", shim_log(&hidden)));
+    assert_eq!(
+        provisioned.internal_ip.as_deref(),
+        Some(hidden.address.as_str())
+    );
+    let jump_params = provisioned.job_provisioning_data.ssh_proxy.as_ref();
+    assert_eq!(
+        jump_params.map(|p| (p.hostname.as_str(), p.username.as_str(), p.port)),
+        Some((jump.address.as_str(), "root", 22))
+    );
+    let shim = ShimClient::new(&format!("http://{}", provisioned.shim_address)).unwrap();
+    shim.healthcheck()
+        .await
+        .expect("the shim through the jump host");
+}
+
+#[tokio::test]
 async fn an_unreachable_host_is_retried() {
     let mut host = TestHost::start();
     host.stop_sshd();

@@ -7,6 +7,7 @@
 //! systemd runs, and elsewhere (containers, test hosts) start it as a detached background
 //! process with its pid in `<working_dir>/shim.pid`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use dstack_agents::shim::{HealthcheckResponse, SHIM_SERVICE_NAME, ShimClient};
@@ -185,8 +186,8 @@ impl Supervisor {
 /// What to install and where.
 #[derive(Debug, Clone)]
 pub struct ShimDeployment {
-    /// The `dstack-shim` binary for the host's architecture.
-    pub binary: Vec<u8>,
+    /// The `dstack-shim` binary for the host's architecture, shared by concurrent deployments.
+    pub binary: Arc<[u8]>,
     /// Where the binary goes, e.g. `/usr/local/bin/dstack-shim`.
     pub binary_path: String,
     /// The shim's home (`DSTACK_SHIM_HOME`), holding `shim.env`, its log and `host_info.json`.
@@ -366,7 +367,7 @@ mod tests {
 
     fn deployment(env: Vec<(&str, &str)>) -> ShimDeployment {
         ShimDeployment {
-            binary: Vec::new(),
+            binary: Arc::from(Vec::new()),
             binary_path: "/usr/local/bin/dstack-shim".to_owned(),
             working_dir: "/root/.dstack".to_owned(),
             http_port: 10998,

@@ -1,7 +1,10 @@
 //! [`SshTarget`]s for the hosts of an SSH fleet: a host's own settings, else the fleet's
-//! (dstack's precedence), with the keys the CLI read from `identity_file` and sent along.
+//! (dstack's precedence), with the keys the CLI read from `identity_file` and sent along;
+//! and [`RemoteConnectionInfo`], those settings as stored with each instance.
 
 use dstack_core::configuration::ssh::{SshHost, SshKey as ConfigKey, SshParams, SshProxyParams};
+use dstack_core::env::Env;
+use serde::{Deserialize, Serialize};
 
 use super::target::{KeyError, SshKey, SshTarget};
 
@@ -61,6 +64,48 @@ pub fn fleet_host_target(ssh: &SshParams, host: &SshHost) -> Result<SshTarget, F
     match jump {
         Some(jump) => Ok(target.via(jump_target(jump)?)),
         None => Ok(target),
+    }
+}
+
+/// How the server reaches an SSH host; stored with the instance (`remote_connection_info`),
+/// private keys included.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemoteConnectionInfo {
+    /// The hostname or address.
+    pub host: String,
+    /// The SSH port.
+    pub port: u16,
+    /// The SSH user.
+    pub ssh_user: String,
+    /// The keys to log in with; the first one with a private part is used.
+    pub ssh_keys: Vec<ConfigKey>,
+    /// A jump host.
+    pub ssh_proxy: Option<SshProxyParams>,
+    /// The address other hosts of the fleet reach this one at.
+    pub internal_ip: Option<String>,
+    /// The fleet's private network (`ip/mask`), where the internal IP is looked for when
+    /// `internal_ip` is not set.
+    #[serde(default)]
+    pub network: Option<String>,
+    /// The fleet's `env`, for the shim.
+    #[serde(default)]
+    pub env: Env,
+}
+
+impl RemoteConnectionInfo {
+    /// The target this host is reached at, through its jump host if it has one.
+    pub fn target(&self) -> Result<SshTarget, FleetHostError> {
+        let key = self.ssh_keys.iter().find(|key| key.private.is_some());
+        let target = SshTarget::new(
+            &self.host,
+            self.port,
+            &self.ssh_user,
+            parse_key(key, &self.host)?,
+        );
+        match &self.ssh_proxy {
+            Some(jump) => Ok(target.via(jump_target(jump)?)),
+            None => Ok(target),
+        }
     }
 }
 

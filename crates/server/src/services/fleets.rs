@@ -15,14 +15,14 @@ use dstack_core::api::fleets::{
 use dstack_core::backend::BackendType;
 use dstack_core::configuration::fleet::{Blocks, Placement};
 use dstack_core::configuration::profile::SpotPolicy;
-use dstack_core::configuration::ssh::{SshHost, SshKey, SshProxyParams};
+use dstack_core::configuration::ssh::SshHost;
 use dstack_core::fleet_specs::{self, check_can_update, host_changes, without_keys};
 use dstack_core::offers::{
     Disk, InstanceAvailability, InstanceOfferWithAvailability, InstanceRuntime, InstanceType,
     Requirements, Resources,
 };
 use dstack_core::status::{FleetStatus, InstanceStatus, InstanceTerminationReason};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
@@ -33,6 +33,7 @@ use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
 use crate::backends::local::LocalBackend;
+use crate::connect::RemoteConnectionInfo;
 use crate::db::fleets::{self as fleet_rows, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
 use crate::db::runs as run_rows;
@@ -47,25 +48,6 @@ fn not_found() -> ServiceError {
 
 fn resource_exists() -> ServiceError {
     ServiceError::AlreadyExists("Resource exists".to_owned())
-}
-
-/// How the server reaches an SSH host; stored with the instance, private keys included.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RemoteConnectionInfo {
-    /// The hostname or address.
-    pub host: String,
-    /// The SSH port.
-    pub port: u16,
-    /// The SSH user.
-    pub ssh_user: String,
-    /// The keys to log in with.
-    pub ssh_keys: Vec<SshKey>,
-    /// A jump host.
-    pub ssh_proxy: Option<SshProxyParams>,
-    /// The address other hosts of the fleet reach this one at.
-    pub internal_ip: Option<String>,
-    /// Environment variables for the shim.
-    pub env: serde_json::Value,
 }
 
 fn parse_spec(row: &FleetRow) -> Result<FleetSpec, ServiceError> {
@@ -507,7 +489,8 @@ fn ssh_instance(
             .and_then(|p| p.proxy_jump.clone())
             .or_else(|| ssh.proxy_jump.clone()),
         internal_ip: params.and_then(|p| p.internal_ip.clone()),
-        env: serde_json::to_value(&configuration.env).unwrap_or_default(),
+        network: ssh.network.clone(),
+        env: configuration.env.clone(),
     };
     let blocks = params
         .and_then(|p| p.blocks)

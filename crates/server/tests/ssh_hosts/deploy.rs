@@ -12,7 +12,7 @@ use crate::pool::{pool, target};
 
 /// The `dstack-shim` binary of this workspace, built (or brought up to date) in the target
 /// directory this test runs from.
-fn shim_binary() -> PathBuf {
+pub fn shim_binary() -> PathBuf {
     let test_exe = std::env::current_exe().expect("test executable");
     // <target>/<profile>/deps/<test>
     let profile_dir = test_exe
@@ -53,7 +53,7 @@ async fn inspects_the_host_and_deploys_the_shim() {
 
     let working_dir = host.dir().join("shim");
     let deployment = ShimDeployment {
-        binary: std::fs::read(shim_binary()).expect("shim binary"),
+        binary: std::fs::read(shim_binary()).expect("shim binary").into(),
         binary_path: host.dir().join("dstack-shim").display().to_string(),
         working_dir: working_dir.display().to_string(),
         http_port: 10998,

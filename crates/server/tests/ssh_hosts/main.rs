@@ -4,3 +4,4 @@
 mod deploy;
 mod host;
 mod pool;
+mod provision;

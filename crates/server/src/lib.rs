@@ -114,15 +114,14 @@ async fn start(
     tracing::info!("The dstack server {SERVER_VERSION} is running at {url}");
 
     let hints = Hints::new();
-    let local = if settings.local_backend_disabled {
-        LocalBackend::disabled()
-    } else {
-        LocalBackend::new(
-            &server_dir,
-            settings.shim_binary(),
-            settings.runner_binary(),
-        )
-    };
+    let mut local = LocalBackend::new(
+        &server_dir,
+        settings.shim_binary(),
+        settings.runner_binary(),
+    );
+    if settings.local_backend_disabled {
+        local = local.disabled();
+    }
     let scheduler = Scheduler::new(
         db.clone(),
         hints.clone(),

@@ -181,25 +181,13 @@ impl LocalBackend {
         }
     }
 
-    /// A backend that offers nothing (`DSTACK_SERVER_LOCAL_BACKEND_DISABLED`).
-    pub fn disabled() -> Self {
+    /// The same backend offering nothing (`DSTACK_SERVER_LOCAL_BACKEND_DISABLED`); its agent
+    /// binaries still serve SSH hosts.
+    pub fn disabled(self) -> Self {
         Self {
-            dir: PathBuf::new(),
-            shim_binary: PathBuf::new(),
-            runner_binary: PathBuf::new(),
-            host: HostCapacity {
-                cpus: 0,
-                memory_mib: 0,
-                disk_mib: 0,
-            },
-            runtime: ShimRuntime::Docker,
             enabled: false,
+            ..self
         }
-    }
-
-    /// The host's size.
-    pub fn host(&self) -> HostCapacity {
-        self.host
     }
 
     /// The slice for `requirements`, if the host could ever run the job.
@@ -258,6 +246,16 @@ impl LocalBackend {
             )));
         }
         Ok(())
+    }
+
+    /// The shim binary it starts.
+    pub fn shim_binary(&self) -> &Path {
+        &self.shim_binary
+    }
+
+    /// The runner binary its shims put into jobs.
+    pub fn runner_binary(&self) -> &Path {
+        &self.runner_binary
     }
 
     /// Starts the shim of slice `instance_id`. It runs in its own process group, so it
@@ -455,17 +453,28 @@ mod tests {
     #[test]
     fn a_busy_host_is_busy_now_and_a_small_one_never_fits() {
         let backend = backend(4, 16);
-        let wants = requirements(r#"{"cpu": "2..", "memory": "8GB.."}"#);
+        let slice = backend
+            .slice(&requirements(r#"{"cpu": "2..", "memory": "8GB.."}"#))
+            .unwrap();
+        let busy = Held::of_offers(&[serde_json::to_string(&slice).unwrap()]);
+        assert_eq!(
+            busy,
+            Held {
+                cpus: 2,
+                memory_mib: 8192
+            }
+        );
+        assert!(backend.fits_now(&slice, busy).is_ok());
         let held = Held {
             cpus: 3,
             ..Held::default()
         };
         assert!(matches!(
-            backend.offer(&wants, held),
+            backend.fits_now(&slice, held),
             Err(NoSlice::NotNow(_))
         ));
         let too_big = requirements(r#"{"cpu": "8..", "memory": "8GB.."}"#);
-        let error = backend.offer(&too_big, Held::default()).unwrap_err();
+        let error = backend.slice(&too_big).unwrap_err();
         assert!(matches!(error, NoSlice::Never(_)), "{error}");
         assert!(error.to_string().contains("the host has 4 CPUs"), "{error}");
     }

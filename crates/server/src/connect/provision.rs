@@ -13,7 +13,6 @@
 //! The shim is left installed when its instance goes away, as dstack leaves it.
 
 mod gpu_names;
-mod host_report;
 mod instance_type;
 mod internal_ip;
 
@@ -22,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dstack_agents::shim::{DEFAULT_SHIM_HTTP_PORT, HealthcheckResponse};
+use dstack_agents::shim::{DEFAULT_SHIM_HTTP_PORT, HealthcheckResponse, HostInfo, ShimRuntime};
 use dstack_core::api::jobs::{JobProvisioningData, SshConnectionParams};
 use dstack_core::backend::BackendType;
 use dstack_core::configuration::fleet::Blocks;
@@ -33,8 +32,6 @@ use dstack_core::offers::{
 use dstack_core::resources::CpuArch;
 use serde::{Deserialize, Serialize};
 
-use self::host_report::HostReport;
-pub use self::host_report::HostRuntime;
 pub use self::instance_type::BlocksError;
 use self::instance_type::{instance_type, total_blocks};
 pub use self::internal_ip::InternalIpError;
@@ -142,7 +139,7 @@ pub struct RemoteBackendData {
     /// The shim's HTTP port on the host's loopback.
     pub shim_port: u16,
     /// How the shim runs jobs.
-    pub runtime: HostRuntime,
+    pub runtime: ShimRuntime,
 }
 
 impl RemoteBackendData {
@@ -162,7 +159,7 @@ pub struct ProvisionedHost {
     /// How many blocks it is shared in.
     pub total_blocks: u32,
     /// How its shim runs jobs.
-    pub runtime: HostRuntime,
+    pub runtime: ShimRuntime,
     /// The shim's healthcheck answer (its version).
     pub health: HealthcheckResponse,
     /// The pool's loopback forward to the shim.
@@ -317,20 +314,21 @@ pub async fn provision_host(
         supervisor: Supervisor::for_host(&facts),
     };
     let health = deploy::deploy_shim(pool, &target, &deployment, HEALTHY_WITHIN).await?;
-    let report = read_host_report(pool, &target, layout).await?;
-    let instance_type = instance_type(&report.info, arch);
+    let info = read_host_info(pool, &target, layout).await?;
+    let runtime = info.runtime.unwrap_or(ShimRuntime::Docker);
+    let instance_type = instance_type(&info, arch);
     let resources = &instance_type.resources;
     let gpus = u32::try_from(resources.gpus.len()).unwrap_or(u32::MAX);
     let total_blocks = total_blocks(host.blocks, resources.cpus, gpus)?;
     let internal_ip = resolve_internal_ip(
         connection.internal_ip.as_deref(),
         connection.network.as_deref(),
-        &report.info.addresses,
+        &info.addresses,
     )?;
     let shim_address = pool.forward(&target, layout.shim_port)?;
     let backend_data = RemoteBackendData {
         shim_port: layout.shim_port,
-        runtime: report.runtime,
+        runtime,
     };
     Ok(ProvisionedHost {
         job_provisioning_data: job_provisioning_data(
@@ -343,7 +341,7 @@ pub async fn provision_host(
         instance_type,
         internal_ip,
         total_blocks,
-        runtime: report.runtime,
+        runtime,
         health,
         shim_address,
     })
@@ -414,11 +412,11 @@ async fn install_runner(
 
 /// Reads `host_info.json` until the shim has written all of it, at most
 /// [`HOST_INFO_WITHIN`].
-async fn read_host_report(
+async fn read_host_info(
     pool: &SshPool,
     target: &SshTarget,
     layout: &HostLayout,
-) -> Result<HostReport, ProvisionError> {
+) -> Result<HostInfo, ProvisionError> {
     let path = layout.host_info_path();
     let command = format!("cat {}", shell_quote(&path));
     let deadline = tokio::time::Instant::now() + HOST_INFO_WITHIN;
@@ -427,8 +425,8 @@ async fn read_host_report(
         attempts.tick().await;
         let output = pool.run(target, &command, COMMAND_TIMEOUT).await?;
         let last_error = if output.success() {
-            match HostReport::parse(&output.stdout_text()) {
-                Ok(report) => return Ok(report),
+            match serde_json::from_str(&output.stdout_text()) {
+                Ok(info) => return Ok(info),
                 Err(error) => format!("it cannot be parsed: {error}"),
             }
         } else {

@@ -1,17 +1,22 @@
 //! [`Scheduler`]: what every reconciler shares (the database, the wake-ups, the backends and
 //! the connections to agents), and reaching an instance's shim and runner.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dstack_agents::runner::RunnerClient;
 use dstack_agents::shim::{ShimClient, ShimRuntime};
 use dstack_core::api::common::Uuid4;
 use dstack_core::api::jobs::JobProvisioningData;
+use dstack_core::resources::CpuArch;
+use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use super::hints::{Hints, Kind};
 use crate::backends::local::{LOCAL_REGION, LocalBackend, LocalShim};
-use crate::connect::SshPool;
+use crate::connect::provision::{AgentBinaries, RemoteBackendData};
+use crate::connect::{RemoteConnectionInfo, SshPool, agent_address};
 use crate::db::Database;
 use crate::db::instances::InstanceRow;
 use crate::services::ServiceError;
@@ -31,6 +36,7 @@ pub struct Scheduler {
     /// One SSH connection per SSH fleet host.
     pub ssh: SshPool,
     http: reqwest::Client,
+    agents: Arc<OnceCell<AgentBinaries>>,
 }
 
 /// Why an instance's agent cannot be reached.
@@ -62,6 +68,7 @@ impl Scheduler {
             local,
             ssh,
             http,
+            agents: Arc::default(),
         }
     }
 
@@ -77,14 +84,34 @@ impl Scheduler {
         if is_local(instance) {
             return Ok(format!("http://127.0.0.1:{port}"));
         }
-        let Some(connection) = &instance.remote_connection_info else {
-            return Err(ReachError::NotProvisioned(instance.name.clone()));
-        };
-        let _ = (connection, port);
-        Err(ReachError::Unreachable {
-            instance: instance.name.clone(),
-            reason: "SSH_REACH_PENDING".to_owned(),
-        })
+        let connection = remote_connection(instance)?;
+        let address = agent_address(&self.ssh, &connection, port).map_err(|error| {
+            ReachError::Unreachable {
+                instance: instance.name.clone(),
+                reason: error.to_string(),
+            }
+        })?;
+        Ok(format!("http://{address}"))
+    }
+
+    /// The agent binaries SSH hosts get, read once.
+    pub async fn agent_binaries(&self) -> Result<AgentBinaries, String> {
+        self.agents
+            .get_or_try_init(|| async {
+                let read = |path: PathBuf| async move {
+                    tokio::fs::read(&path)
+                        .await
+                        .map(Arc::<[u8]>::from)
+                        .map_err(|error| format!("cannot read {}: {error}", path.display()))
+                };
+                Ok(AgentBinaries {
+                    arch: host_arch(),
+                    shim: read(self.local.shim_binary().to_owned()).await?,
+                    runner: read(self.local.runner_binary().to_owned()).await?,
+                })
+            })
+            .await
+            .cloned()
     }
 
     /// The shim of a provisioned instance.
@@ -117,31 +144,51 @@ pub fn is_local(instance: &InstanceRow) -> bool {
 
 /// The local shim of a local instance, from its provisioning data.
 pub fn local_shim(instance: &InstanceRow) -> Option<LocalShim> {
-    let data: JobProvisioningData =
-        serde_json::from_str(instance.job_provisioning_data.as_deref()?).ok()?;
-    serde_json::from_str(data.backend_data.as_deref()?).ok()
+    serde_json::from_str(&backend_data(instance)?).ok()
 }
 
 /// Whether the instance's jobs run in containers or as host processes: `runtime` in the
 /// backend data of its provisioning data (local slices and SSH hosts both record it).
 pub fn runtime_of(instance: &InstanceRow) -> ShimRuntime {
-    let data: Option<JobProvisioningData> = instance
-        .job_provisioning_data
-        .as_deref()
-        .and_then(|data| serde_json::from_str(data).ok());
-    data.and_then(|data| data.backend_data)
+    backend_data(instance)
         .and_then(|backend| serde_json::from_str::<serde_json::Value>(&backend).ok())
         .and_then(|backend| serde_json::from_value(backend["runtime"].clone()).ok())
         .unwrap_or(ShimRuntime::Docker)
 }
 
 fn shim_port(instance: &InstanceRow) -> Result<u16, ReachError> {
-    if is_local(instance) {
-        return local_shim(instance)
-            .map(|shim| shim.shim_port)
-            .ok_or_else(|| ReachError::NotProvisioned(instance.name.clone()));
+    let port = if is_local(instance) {
+        local_shim(instance).map(|shim| shim.shim_port)
+    } else {
+        backend_data(instance)
+            .and_then(|data| RemoteBackendData::parse(&data).ok())
+            .map(|data| data.shim_port)
+    };
+    port.ok_or_else(|| ReachError::NotProvisioned(instance.name.clone()))
+}
+
+fn backend_data(instance: &InstanceRow) -> Option<String> {
+    let data: JobProvisioningData =
+        serde_json::from_str(instance.job_provisioning_data.as_deref()?).ok()?;
+    data.backend_data
+}
+
+/// How an SSH fleet host is reached, private keys included.
+pub fn remote_connection(instance: &InstanceRow) -> Result<RemoteConnectionInfo, ReachError> {
+    instance
+        .remote_connection_info
+        .as_deref()
+        .and_then(|text| serde_json::from_str(text).ok())
+        .ok_or_else(|| ReachError::NotProvisioned(instance.name.clone()))
+}
+
+/// The CPU architecture of this server, which its agent binaries are built for.
+fn host_arch() -> CpuArch {
+    if cfg!(target_arch = "aarch64") {
+        CpuArch::Arm
+    } else {
+        CpuArch::X86
     }
-    Ok(dstack_agents::shim::DEFAULT_SHIM_HTTP_PORT)
 }
 
 /// A stored project id.

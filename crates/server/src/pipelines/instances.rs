@@ -8,14 +8,17 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use dstack_core::api::jobs::JobProvisioningData;
 use dstack_core::backend::BackendType;
+use dstack_core::configuration::fleet::{AutoBlocks, Blocks};
 use dstack_core::offers::InstanceOfferWithAvailability;
 use dstack_core::status::{InstanceStatus, InstanceTerminationReason};
 
-use super::context::{Scheduler, is_local, local_shim, project_uuid};
+use super::context::{Scheduler, is_local, local_shim, project_uuid, remote_connection};
 use super::hints::Kind;
 use super::lease::{self, Claimed, Table};
 use super::worker::Reconciler;
+use crate::connect::provision::{HostLayout, HostToProvision, provision_host};
 use crate::db::instances::InstanceRow;
+use crate::db::projects as project_rows;
 use crate::db::scheduling::{self, Provisioned};
 use crate::db::to_micros;
 use crate::services::ServiceError;
@@ -67,6 +70,13 @@ enum Next {
         message: String,
         at_once: bool,
     },
+    /// An SSH host is ready: record it with what it has.
+    Deployed {
+        provisioning_data: String,
+        offer: String,
+        hostname: String,
+        total_blocks: u32,
+    },
     /// The shim is gone: mark it terminated and deleted.
     Finished,
     /// The shim answered or not.
@@ -83,7 +93,7 @@ impl Instances {
         };
         let next = match instance.status {
             InstanceStatus::Pending if is_local(&instance) => self.launch(&instance),
-            InstanceStatus::Pending => Next::Wait,
+            InstanceStatus::Pending => self.provision_ssh_host(&instance).await,
             InstanceStatus::Provisioning => self.check_up(&instance).await,
             InstanceStatus::Idle | InstanceStatus::Busy => self.check_idle(&instance).await,
             InstanceStatus::Terminating => {
@@ -134,6 +144,25 @@ impl Instances {
                     .await?
                     .then_some(to)
             }
+            Next::Deployed {
+                provisioning_data,
+                offer,
+                hostname,
+                total_blocks,
+            } => {
+                let provisioned = Provisioned {
+                    from: instance.status,
+                    to: InstanceStatus::Idle,
+                    provisioning_data: &provisioning_data,
+                    offer: Some(&offer),
+                    hostname: &hostname,
+                    total_blocks: Some(total_blocks),
+                    now,
+                };
+                scheduling::set_provisioned(&mut *tx, instance.id, provisioned)
+                    .await?
+                    .then_some(InstanceStatus::Idle)
+            }
             Next::Step(to) => scheduling::step_instance(&mut *tx, instance.id, instance.status, to)
                 .await?
                 .then_some(to),
@@ -173,6 +202,69 @@ impl Instances {
             self.0.wake(&[Kind::Instances, Kind::Jobs, Kind::Fleets]);
         }
         Ok(())
+    }
+
+    /// Deploys the shim to an SSH fleet host. Failures that may pass (the host is down, the
+    /// shim is slow) keep the instance pending until [`PROVISIONING_TIMEOUT`] after its
+    /// creation; the others end it at once.
+    async fn provision_ssh_host(&self, instance: &InstanceRow) -> Next {
+        let connection = match remote_connection(instance) {
+            Ok(connection) => connection,
+            Err(error) => return fatal(error.to_string()),
+        };
+        let agents = match self.0.agent_binaries().await {
+            Ok(agents) => agents,
+            Err(error) => return fatal(error),
+        };
+        let project_key = self.project_public_key(instance).await;
+        let blocks = match instance.total_blocks {
+            Some(count) => Blocks::Count(count),
+            None => Blocks::Auto(AutoBlocks::Value),
+        };
+        let host = HostToProvision {
+            connection: &connection,
+            blocks,
+            project_public_key: project_key.as_deref().unwrap_or_default(),
+            agents: &agents,
+            layout: &HostLayout::default(),
+        };
+        match provision_host(&self.0.ssh, &host).await {
+            Ok(provisioned) => {
+                let offer = serde_json::to_string(&provisioned.offer);
+                let data = serde_json::to_string(&provisioned.job_provisioning_data);
+                match (offer, data) {
+                    (Ok(offer), Ok(provisioning_data)) => Next::Deployed {
+                        provisioning_data,
+                        offer,
+                        hostname: connection.host.clone(),
+                        total_blocks: provisioned.total_blocks,
+                    },
+                    (Err(error), _) | (_, Err(error)) => fatal(error.to_string()),
+                }
+            }
+            Err(error) if !error.is_retryable() => fatal(error.to_string()),
+            Err(error) => {
+                let age = (Utc::now() - instance.created_at)
+                    .to_std()
+                    .unwrap_or_default();
+                if age > PROVISIONING_TIMEOUT {
+                    return Next::End {
+                        reason: InstanceTerminationReason::ProvisioningTimeout,
+                        message: format!("the host was not provisioned within 10 minutes: {error}"),
+                        at_once: true,
+                    };
+                }
+                tracing::info!(instance = %instance.name, "provisioning will be retried: {error}");
+                Next::Wait
+            }
+        }
+    }
+
+    async fn project_public_key(&self, instance: &InstanceRow) -> Option<String> {
+        let project = project_rows::find_by_name(self.0.db.pool(), &instance.project_name)
+            .await
+            .ok()??;
+        project.owner.ssh_public_key
     }
 
     /// Starts the shim of a local slice.
@@ -284,5 +376,14 @@ impl Instances {
             Err(_) => false,
         };
         Next::Reachable(reachable)
+    }
+}
+
+/// A provisioning failure that trying again will not fix.
+fn fatal(message: String) -> Next {
+    Next::End {
+        reason: InstanceTerminationReason::Error,
+        message,
+        at_once: true,
     }
 }

@@ -5,12 +5,12 @@
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-use dstack_agents::shim::{ComponentName, ComponentStatus, ShimClient};
+use dstack_agents::shim::{ComponentName, ComponentStatus, ShimClient, ShimRuntime};
 use dstack_core::backend::BackendType;
 use dstack_core::configuration::fleet::{AutoBlocks, Blocks};
 use dstack_core::resources::CpuArch;
 use dstack_server::connect::provision::{
-    self, AgentBinaries, HostLayout, HostRuntime, HostToProvision, ProvisionError, ProvisionedHost,
+    self, AgentBinaries, HostLayout, HostToProvision, ProvisionError, ProvisionedHost,
     RemoteBackendData,
 };
 use dstack_server::connect::{
@@ -122,7 +122,7 @@ async fn provisions_a_host_and_reaches_its_shim() {
         provisioned.internal_ip.as_deref(),
         Some(host.address.as_str())
     );
-    assert_eq!(provisioned.runtime, HostRuntime::Docker);
+    assert_eq!(provisioned.runtime, ShimRuntime::Docker);
     assert_eq!(provisioned.health.service, "dstack-shim");
 
     let data = &provisioned.job_provisioning_data;
@@ -135,7 +135,7 @@ async fn provisions_a_host_and_reaches_its_shim() {
     assert_eq!(data.price, 0.0);
     let backend_data = RemoteBackendData::parse(data.backend_data.as_deref().unwrap()).unwrap();
     assert_eq!(backend_data.shim_port, 10998);
-    assert_eq!(backend_data.runtime, HostRuntime::Docker);
+    assert_eq!(backend_data.runtime, ShimRuntime::Docker);
     let offer = &provisioned.offer;
     assert_eq!((offer.backend, offer.price), (BackendType::Remote, 0.0));
     assert_eq!(offer.total_blocks, provisioned.total_blocks);

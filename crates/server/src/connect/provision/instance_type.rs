@@ -108,6 +108,7 @@ mod tests {
             disk_size: 100 * 1024 * MIB,
             cpus: 32,
             memory: 256 * 1024 * MIB,
+            runtime: None,
         }
     }
 

@@ -24,14 +24,6 @@ pub enum ApiError {
         /// The server URL.
         url: String,
     },
-    /// The TLS handshake failed, e.g. the server's certificate is not trusted.
-    #[error("TLS error connecting to dstack server {url}: {reason}")]
-    Tls {
-        /// The server URL.
-        url: String,
-        /// What TLS reported.
-        reason: String,
-    },
     /// 400 `resource_not_exists`.
     #[error("{0}")]
     NotFound(String),
@@ -135,8 +127,6 @@ impl ApiClient {
     pub fn new(base_url: &str, token: &str) -> Self {
         let api_version =
             std::env::var("DSTACK_CLIENT_API_VERSION").unwrap_or_else(|_| API_VERSION.to_owned());
-        // reqwest's TLS takes the process's provider; an Err means one is already installed.
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .build()
@@ -195,27 +185,19 @@ impl ApiClient {
                     request.multipart(reqwest::multipart::Form::new().part("file", part))
                 }
             };
-            let error = match request.send().await {
+            match request.send().await {
                 Ok(response) => break response,
-                Err(error) => error,
-            };
-            if let Some(reason) = tls_failure(&error) {
-                // A handshake fails the same way every time: no retries.
-                return Err(ApiError::Tls {
-                    url: self.base_url.clone(),
-                    reason,
-                });
+                Err(error) if error.is_connect() && attempt < CONNECT_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(CONNECT_RETRY_DELAY).await;
+                }
+                Err(error) if error.is_connect() => {
+                    return Err(ApiError::Connect {
+                        url: self.base_url.clone(),
+                    });
+                }
+                Err(source) => return Err(ApiError::Transport { url, source }),
             }
-            if !error.is_connect() {
-                return Err(ApiError::Transport { url, source: error });
-            }
-            if attempt == CONNECT_ATTEMPTS {
-                return Err(ApiError::Connect {
-                    url: self.base_url.clone(),
-                });
-            }
-            attempt += 1;
-            tokio::time::sleep(CONNECT_RETRY_DELAY).await;
         };
         let status = response.status();
         let bytes = response
@@ -269,26 +251,6 @@ fn business_error(item: &ErrorItem) -> ApiError {
         Some(ErrorCode::ResourceExists) => ApiError::Exists(msg),
         _ => ApiError::Server(msg),
     }
-}
-
-/// The TLS error inside a failed request, if that is why it failed. rustls' error travels
-/// inside (possibly nested) `io::Error`s, whose `source()` skips what they wrap, so each
-/// `io::Error` is opened too.
-fn tls_failure(error: &reqwest::Error) -> Option<String> {
-    let mut pending: Vec<&(dyn std::error::Error + 'static)> = vec![error];
-    while let Some(current) = pending.pop() {
-        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        if let Some(inner) = current
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref)
-        {
-            pending.push(inner);
-        }
-        pending.extend(current.source());
-    }
-    None
 }
 
 /// The project a project-scoped path names: a 404 there means the project is missing.

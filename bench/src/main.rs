@@ -1,7 +1,8 @@
-//! `dstack-bench`: measures our server (and, later, the CLI and scheduler) on this machine and
+//! `dstack-bench`: measures our server and CLI (and, later, the scheduler) on this machine and
 //! prints Markdown tables for `docs/performance.md`. Build with `--release`; see that file
 //! for the method.
 
+mod cli_suite;
 mod latency;
 mod seed;
 mod server_process;
@@ -22,6 +23,11 @@ struct Cli {
 enum Suite {
     /// Idle memory and API latency of `dstack server` with a given number of runs stored.
     Server(server_suite::Options),
+    /// Wall time and peak memory of `dstack ps` and `dstack offer`, ours against Python's.
+    Cli(cli_suite::Options),
+    /// Runs one command and prints its wall time and peak RSS (used by the cli suite).
+    #[command(hide = true)]
+    MeasureChild(cli_suite::ChildArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,6 +37,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.suite {
         Suite::Server(options) => runtime.block_on(server_suite::run(options)),
+        Suite::Cli(options) => runtime.block_on(cli_suite::run(options)),
+        Suite::MeasureChild(args) => cli_suite::measure_child(args),
     }
 }
 

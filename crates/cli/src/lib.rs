@@ -5,5 +5,7 @@ pub mod api;
 mod commands;
 pub mod context;
 mod output;
+mod paths;
+pub mod repo;
 
 pub use commands::{Cli, run};

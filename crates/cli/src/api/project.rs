@@ -16,7 +16,7 @@ use dstack_core::api::gpus::{GpuGroups, ListGpusRequest};
 use dstack_core::api::logs::{JobSubmissionLogs, PollLogsRequest};
 use dstack_core::api::metrics::JobMetrics;
 use dstack_core::api::projects::Project;
-use dstack_core::api::repos::InitRepoRequest;
+use dstack_core::api::repos::{GetRepoRequest, InitRepoRequest, RepoHeadWithCreds};
 use dstack_core::api::runs::{
     ApplyRunPlanRequest, DeleteRunsRequest, GetRunPlanRequest, GetRunRequest, ListRunsRequest, Run,
     RunPlan, StopRunsRequest,
@@ -153,6 +153,16 @@ impl ProjectClient {
             self.path(&format!("metrics/job/{run}"))
         );
         self.api.call(Method::GET, &path, Body::None).await
+    }
+
+    /// `repos/get` with the caller's stored creds; 400 `resource_not_exists` when the repo was
+    /// never initialised.
+    pub async fn get_repo(&self, repo_id: &str) -> Result<RepoHeadWithCreds, ApiError> {
+        let request = GetRepoRequest {
+            repo_id: repo_id.to_owned(),
+            include_creds: true,
+        };
+        self.api.post(&self.path("repos/get"), &request).await
     }
 
     /// `repos/init`.

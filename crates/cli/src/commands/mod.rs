@@ -6,6 +6,7 @@ mod delete;
 mod event;
 mod fleet;
 mod gateway;
+mod init;
 mod login;
 mod logs;
 mod metrics;
@@ -13,6 +14,7 @@ mod offer;
 mod offers_table;
 mod project;
 mod ps;
+mod repo_args;
 mod run_table;
 mod schema;
 mod secret;
@@ -54,6 +56,8 @@ enum Command {
     Fleet(fleet::FleetArgs),
     /// List, delete and update gateways.
     Gateway(gateway::GatewayArgs),
+    /// Register a git repo and its credentials with the server.
+    Init(init::InitArgs),
     /// Log in to a server with SSO.
     Login(login::LoginArgs),
     /// Print a run's logs.
@@ -88,6 +92,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Event(args) => event::run(args),
         Command::Fleet(args) => fleet::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::Init(args) => init::run(&args),
         Command::Login(args) => login::run(&args),
         Command::Metrics(args) => metrics::run(args),
         Command::Volume(args) => volume::run(args),

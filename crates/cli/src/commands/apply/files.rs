@@ -1,15 +1,14 @@
 //! `files:` mappings: each local path goes up as a tar archive named by its sha256, and the
 //! run spec lists the archive ids with their container paths (api.md §4.2 step 2).
 
-use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use crate::api::ProjectClient;
+use crate::paths::expand_home;
+use crate::repo::sha256_hex;
 use anyhow::Context;
 use dstack_core::api::files::FileArchiveMapping;
 use dstack_core::configuration::AnyRunConfiguration;
-use sha2::{Digest, Sha256};
-
-use crate::api::ProjectClient;
 
 /// The mappings of `configuration`, with local paths made absolute against `base_dir` (the
 /// configuration file's directory), as dstack sends them.
@@ -29,13 +28,6 @@ pub fn resolve_local_paths(configuration: &mut AnyRunConfiguration, base_dir: &P
     }
 }
 
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) => Path::new(&home).join(rest),
-        _ => PathBuf::from(path),
-    }
-}
-
 /// Uploads one archive per mapping of `configuration`.
 pub async fn upload(
     client: &ProjectClient,
@@ -49,12 +41,7 @@ pub async fn upload(
     let mut archives = Vec::new();
     for mapping in files {
         let blob = archive(Path::new(&mapping.local_path))?;
-        let hash = Sha256::digest(&blob)
-            .iter()
-            .fold(String::new(), |mut hex, byte| {
-                let _ = write!(hex, "{byte:02x}");
-                hex
-            });
+        let hash = sha256_hex(&blob);
         let uploaded = client.upload_archive(&hash, &blob).await?;
         archives.push(FileArchiveMapping {
             id: uploaded.id,

@@ -7,6 +7,7 @@
 mod files;
 mod fleet;
 mod gateway;
+mod repo;
 mod run;
 mod volume;
 
@@ -19,6 +20,7 @@ use comfy_table::{Cell, Table};
 use dstack_core::configuration::{AnyConfiguration, AnyRunConfiguration, parse_configuration};
 
 use super::ProjectArg;
+use super::repo_args::GitCredsArgs;
 use crate::output::{bold, table};
 
 #[derive(Debug, Args)]
@@ -43,6 +45,28 @@ pub struct ApplyArgs {
     /// The run name, instead of the configuration's.
     #[arg(short = 'n', long)]
     name: Option<String>,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+/// The repo of a run: instead of `repos:`, or none at all.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Repo Options")]
+struct RepoArgs {
+    /// The repo to use for the run: a local path or a Git repo URL.
+    #[arg(short = 'P', long = "repo", value_name = "REPO")]
+    repo: Option<String>,
+    /// The repo branch to use for the run.
+    #[arg(long)]
+    repo_branch: Option<String>,
+    /// The hash of the repo commit to use for the run.
+    #[arg(long)]
+    repo_hash: Option<String>,
+    /// Do not use any repo for the run.
+    #[arg(long)]
+    no_repo: bool,
+    #[command(flatten)]
+    creds: GitCredsArgs,
 }
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<ExitCode> {

@@ -14,13 +14,14 @@ use dstack_core::status::{JobStatus, RunStatus};
 use indicatif::ProgressBar;
 use serde_json::{Value, json};
 
-use super::{ApplyArgs, files, plan_table};
+use super::{ApplyArgs, files, plan_table, repo};
 use crate::api::{ApiError, ProjectClient};
 use crate::commands::logs::{self, Cursor, LogSource};
 use crate::commands::offers_table::offers_table;
 use crate::commands::run_table::{Dates, runs_table};
 use crate::commands::{block_on, exiting};
 use crate::output::{Answer, confirm, format_price, grey, print_table, red, secondary, yellow};
+use crate::repo::RemoteRepo;
 
 /// The id of the repo a run without `repos:` uses.
 const VIRTUAL_REPO_ID: &str = "none";
@@ -42,8 +43,9 @@ pub fn apply(
         .map(std::path::Path::to_path_buf)
         .unwrap_or_default();
     files::resolve_local_paths(&mut configuration, &base_dir);
+    let repo = repo::prepare(client, &args.repo, &configuration, &base_dir)?;
     let planning = spinner("Getting apply plan...");
-    let (plan, has_fleets) = block_on(get_plan(client, file_name, configuration))??;
+    let (plan, has_fleets) = block_on(get_plan(client, file_name, configuration, repo.as_ref()))??;
     planning.finish_and_clear();
     print_plan(&plan);
     let job_plan = plan.job_plans.first();
@@ -86,6 +88,11 @@ pub fn apply(
     {
         let name = current.run_spec.run_name.clone().unwrap_or_default();
         block_on(stop_and_wait(client, &name))??;
+    }
+    if let Some(repo) = &repo
+        && let Some((hash, code)) = repo.code()
+    {
+        block_on(client.upload_code(repo.repo_id(), &hash, code))??;
     }
     let request = ApplyRunPlanRequest {
         plan: ApplyRunPlanInput {
@@ -133,28 +140,43 @@ fn spinner(message: &str) -> ProgressBar {
     bar
 }
 
-/// Registers the virtual repo, then asks for the plan; also whether the project has fleets,
-/// which the CLI asks only when there are no offers.
+/// Registers the virtual repo when the run has no git repo, uploads the `files:`, then asks
+/// for the plan; also whether the project has fleets, which the CLI asks only when there are
+/// no offers.
 async fn get_plan(
     client: &ProjectClient,
     file_name: &str,
     configuration: AnyRunConfiguration,
+    repo: Option<&RemoteRepo>,
 ) -> anyhow::Result<(RunPlan, bool)> {
-    client
-        .init_repo(&InitRepoRequest {
-            repo_id: VIRTUAL_REPO_ID.to_owned(),
-            repo_info: RepoInfo::Virtual,
-            repo_creds: None,
-        })
-        .await?;
+    let (repo_id, repo_data, repo_code_hash) = match repo {
+        Some(repo) => (
+            repo.repo_id().to_owned(),
+            repo.run_repo_data(),
+            repo.code().map(|(hash, _)| hash),
+        ),
+        None => {
+            client
+                .init_repo(&InitRepoRequest {
+                    repo_id: VIRTUAL_REPO_ID.to_owned(),
+                    repo_info: RepoInfo::Virtual,
+                    repo_creds: None,
+                })
+                .await?;
+            (VIRTUAL_REPO_ID.to_owned(), RunRepoData::Virtual, None)
+        }
+    };
     let file_archives = files::upload(client, &configuration).await?;
     let run_name = configuration_name(&configuration);
+    let repo_dir = repo::repo_specs(&configuration)
+        .first()
+        .map(|spec| spec.path.clone());
     let run_spec = RunSpec {
         run_name,
-        repo_id: Some(VIRTUAL_REPO_ID.to_owned()),
-        repo_data: Some(RunRepoData::Virtual),
-        repo_code_hash: None,
-        repo_dir: None,
+        repo_id: Some(repo_id),
+        repo_data: Some(repo_data),
+        repo_code_hash,
+        repo_dir,
         file_archives,
         working_dir: None,
         configuration_path: Some(file_name.to_owned()),

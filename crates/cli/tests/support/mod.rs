@@ -27,16 +27,41 @@ pub struct Server {
 
 impl Server {
     /// Starts `dstack server --port 0` with `home` as HOME and a SQLite database under it,
-    /// and waits until it says where it runs.
+    /// and waits until it says where it runs. It serves the API alone: runs stay as the API
+    /// leaves them ([`Server::start_scheduling`] runs them).
     pub fn start(home: &Path) -> Self {
+        let mut command = Self::ours(home);
+        command.env("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED", "1");
+        Self::spawn(command, home)
+    }
+
+    /// Starts our server with its pipelines and the local backend, whose slices run the
+    /// workspace's shim (`DSTACK_TEST_SHIM`) and static runner (`DSTACK_TEST_STATIC_RUNNER`).
+    pub fn start_scheduling(home: &Path) -> Self {
+        let mut command = Self::ours(home);
+        // `-y`: a restarted server points `main` in config.yml at its new port.
+        command
+            .arg("-y")
+            .env("DSTACK_SERVER_SHIM_BINARY", setup_path("DSTACK_TEST_SHIM"))
+            .env(
+                "DSTACK_SERVER_RUNNER_BINARY",
+                setup_path("DSTACK_TEST_STATIC_RUNNER"),
+            )
+            .env_remove("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED")
+            .env_remove("DSTACK_SERVER_LOCAL_BACKEND_DISABLED");
+        Self::spawn(command, home)
+    }
+
+    fn ours(home: &Path) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_dstack"));
         command
             .args(["server", "--port", "0"])
+            .current_dir(home)
             .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env_remove("DSTACK_DATABASE_URL")
             .env_remove("DSTACK_SERVER_DIR")
             .stderr(Stdio::inherit());
-        Self::spawn(command, home)
+        command
     }
 
     /// Starts the reference dstack 0.22.5 server (`DSTACK_TEST_PYTHON_SERVER`, installed by
@@ -114,10 +139,9 @@ fn lines_until_running(child: &mut Child) -> Vec<String> {
     let stdout = child.stdout.take().expect("piped stdout");
     let (sender, receiver) = mpsc::channel();
     std::thread::spawn(move || {
+        // Keeps draining after the startup lines, so the server never writes to a closed pipe.
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if sender.send(line).is_err() {
-                break;
-            }
+            let _ = sender.send(line);
         }
     });
     let mut lines = Vec::new();

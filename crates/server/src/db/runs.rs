@@ -47,12 +47,16 @@ pub struct RunRow {
     pub deleted: bool,
     /// Resubmissions since the run last reached `provisioning`.
     pub resubmission_attempt: i64,
+    /// The fleet its jobs run in, once placed: id and name.
+    pub fleet: Option<(Uuid4, String)>,
 }
 
 const SELECT: &str = "SELECT r.id, r.project_id, p.name AS project_name, u.name AS user_name, \
     r.repo_id, r.run_name, r.submitted_at, r.last_processed_at, r.status, \
     r.termination_reason, r.run_spec, r.service_spec, r.deployment_num, r.next_triggered_at, \
-    r.deleted, r.resubmission_attempt FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id";
+    r.deleted, r.resubmission_attempt, r.fleet_id, f.name AS fleet_name \
+    FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id \
+    LEFT JOIN fleets f ON f.id = r.fleet_id";
 
 /// Parses a stored wire string.
 pub(super) fn parse_enum<T: FromStr>(column: &'static str, text: &str) -> Result<T, DbError> {
@@ -87,7 +91,17 @@ fn from_row(row: &AnyRow) -> Result<RunRow, DbError> {
         next_triggered_at: row.try_get("next_triggered_at")?,
         deleted: deleted != 0,
         resubmission_attempt: row.try_get("resubmission_attempt")?,
+        fleet: fleet_of(row)?,
     })
+}
+
+fn fleet_of(row: &AnyRow) -> Result<Option<(Uuid4, String)>, DbError> {
+    let id: Option<String> = row.try_get("fleet_id")?;
+    let name: Option<String> = row.try_get("fleet_name")?;
+    match (id, name) {
+        (Some(id), Some(name)) => Ok(Some((parse_id("runs.fleet_id", &id)?, name))),
+        _ => Ok(None),
+    }
 }
 
 /// What a new run row holds.

@@ -17,6 +17,7 @@ use dstack_agents::shim::{
     NetworkMode, ShimRuntime, TaskInfoResponse, TaskStatus, TaskSubmitRequest,
 };
 use dstack_core::api::jobs::{JobProvisioningData, JobSpec};
+use dstack_core::mounts::MountPoint;
 use dstack_core::offers::InstanceOfferWithAvailability;
 use dstack_core::status::{InstanceStatus, JobStatus, JobTerminationReason};
 use serde_json::json;
@@ -599,9 +600,26 @@ fn task_request(
         memory,
         shm_size,
         network_mode: network_mode(instance),
+        instance_mounts: instance_mounts(spec),
         container_ssh_keys,
         ..TaskSubmitRequest::default()
     }
+}
+
+/// The host directories the job mounts (`volumes: [/host/path:/path]`); network volumes are
+/// not offered by any backend here.
+fn instance_mounts(spec: &JobSpec) -> Vec<dstack_agents::shim::InstanceMountPoint> {
+    spec.volumes
+        .iter()
+        .flatten()
+        .filter_map(|mount| match mount {
+            MountPoint::Instance(mount) => Some(dstack_agents::shim::InstanceMountPoint {
+                instance_path: mount.instance_path.clone(),
+                path: mount.path.clone(),
+            }),
+            MountPoint::Volume(_) => None,
+        })
+        .collect()
 }
 
 /// Slices of this host, and hosts cut into blocks, publish the runner's ports; a whole host

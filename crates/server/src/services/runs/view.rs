@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use dstack_core::api::jobs::{Job, JobProvisioningData, JobSubmission};
-use dstack_core::api::runs::{Run, ServiceSpec};
+use dstack_core::api::runs::{Run, RunFleet, ServiceSpec};
 use dstack_core::status::{JobStatus, JobTerminationReason, RunStatus};
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -105,7 +105,10 @@ pub fn to_run<S: DeserializeOwned, J: DeserializeOwned>(
         id: row.id,
         project_name: row.project_name.clone(),
         user: row.user_name.clone(),
-        fleet: None,
+        fleet: row.fleet.as_ref().map(|(id, name)| RunFleet {
+            id: *id,
+            name: name.clone(),
+        }),
         submitted_at: from_micros("runs.submitted_at", row.submitted_at)?,
         last_processed_at: from_micros("runs.last_processed_at", row.last_processed_at)?,
         status: row.status,

@@ -1,0 +1,357 @@
+//! Tasks run end to end on the local backend: our `dstack` CLI against our server with its
+//! pipelines, real shims started per slice, real Docker containers with the static runner
+//! (`dstack-test/debian`), and the official dstack 0.22.5 CLI driving the same server.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Server, dstack, setup_path};
+
+/// How long a test waits for a run to reach a status.
+const RUN_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A task configuration in `home`, running `commands` in the Debian test image on a slice of
+/// one CPU and `memory` of memory.
+fn task(home: &Path, name: &str, memory: &str, commands: &[&str], extra: &str) -> PathBuf {
+    let image = setup_path("DSTACK_TEST_DEBIAN_IMAGE");
+    let commands: String = commands
+        .iter()
+        .map(|command| format!("  - {}\n", serde_json::to_string(command).unwrap()))
+        .collect();
+    let path = home.join(format!("{name}.dstack.yml"));
+    let yaml = format!(
+        "type: task\nname: {name}\nimage: {image}\ncommands:\n{commands}\
+         resources:\n  cpu: 1\n  memory: {memory}\n{extra}"
+    );
+    std::fs::write(&path, yaml).expect("write the configuration");
+    path
+}
+
+/// The run as `dstack ps -a --json` shows it.
+fn run_json(home: &Path, name: &str) -> Option<Value> {
+    let listing: Value =
+        serde_json::from_str(&dstack(home, &["ps", "-a", "--json"], &[]).ok()).expect("json");
+    listing["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|run| run["run_spec"]["run_name"] == name)
+        .cloned()
+}
+
+/// Polls the run until `done` holds, failing after [`RUN_DEADLINE`].
+fn wait_for(home: &Path, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + RUN_DEADLINE;
+    loop {
+        if let Some(run) = run_json(home, name)
+            && done(&run)
+        {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "run {name} never became {what}: {:?}",
+            run_json(home, name)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn status(run: &Value) -> &str {
+    run["status"].as_str().unwrap_or_default()
+}
+
+fn last_submission(run: &Value) -> &Value {
+    let submissions = run["jobs"][0]["job_submissions"]
+        .as_array()
+        .expect("submissions");
+    submissions.last().expect("a submission")
+}
+
+fn finished(run: &Value) -> bool {
+    matches!(status(run), "done" | "failed" | "terminated")
+}
+
+#[test]
+fn a_task_runs_to_done_and_its_logs_are_complete_and_in_order() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let config = task(
+        home.path(),
+        "hello",
+        "1GB",
+        &[
+            "echo hello from dstack",
+            "for i in $(seq 1 200); do echo line $i; done",
+        ],
+        "",
+    );
+    let output = dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y"],
+        &[],
+    )
+    .ok();
+    let expected: Vec<String> = std::iter::once("hello from dstack".to_owned())
+        .chain((1..=200).map(|i| format!("line {i}")))
+        .collect();
+    let printed: Vec<&str> = output
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| *line == "hello from dstack" || line.starts_with("line "))
+        .collect();
+    assert_eq!(
+        printed, expected,
+        "apply streamed every line once, in order"
+    );
+    let run = wait_for(home.path(), "hello", "done", finished);
+    assert_eq!(status(&run), "done", "{run}");
+    assert_eq!(
+        last_submission(&run)["termination_reason"],
+        "done_by_runner"
+    );
+    let logs = dstack(home.path(), &["logs", "hello"], &[]).ok();
+    let logged: Vec<&str> = logs
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.is_empty())
+        .collect();
+    assert_eq!(logged, expected, "dstack logs prints the whole output");
+    let ps = dstack(home.path(), &["ps", "-a"], &[]).ok();
+    assert!(
+        support::row(&ps, "hello").is_some_and(|row| row.contains("exited (0)")),
+        "{ps}"
+    );
+}
+
+#[test]
+fn failures_end_with_their_reasons() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let exit3 = task(
+        home.path(),
+        "exit-three",
+        "1GB",
+        &["echo failing", "exit 3"],
+        "",
+    );
+    let no_user = task(
+        home.path(),
+        "no-user",
+        "1GB",
+        &["echo never"],
+        "user: nobody-here\n",
+    );
+    for config in [&exit3, &no_user] {
+        let applied = dstack(
+            home.path(),
+            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+            &[],
+        );
+        assert!(applied.status.success(), "{applied}");
+    }
+    let run = wait_for(home.path(), "exit-three", "finished", finished);
+    assert_eq!(status(&run), "failed", "{run}");
+    let job = last_submission(&run);
+    assert_eq!(job["termination_reason"], "container_exited_with_error");
+    assert_eq!(job["exit_status"], 3);
+    let run = wait_for(home.path(), "no-user", "finished", finished);
+    assert_eq!(status(&run), "failed", "{run}");
+    let job = last_submission(&run);
+    assert_eq!(job["termination_reason"], "creating_container_error");
+    assert!(
+        job["termination_reason_message"]
+            .as_str()
+            .is_some_and(|message| message.contains("nobody-here")),
+        "{job}"
+    );
+    let verbose = dstack(home.path(), &["ps", "-a", "-v"], &[]).ok();
+    assert!(
+        support::row(&verbose, "exit-three").is_some_and(|row| row.contains("exited (3)")),
+        "{verbose}"
+    );
+}
+
+#[test]
+fn a_stopped_task_is_terminated_within_its_stop_duration() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let config = task(home.path(), "sleeper", "1GB", &["sleep 600"], "");
+    let applied = dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+        &[],
+    );
+    assert!(applied.status.success(), "{applied}");
+    wait_for(home.path(), "sleeper", "running", |run| {
+        status(run) == "running"
+    });
+    let stopping = Instant::now();
+    dstack(home.path(), &["stop", "sleeper", "-y"], &[]).ok();
+    let run = wait_for(home.path(), "sleeper", "finished", finished);
+    let took = stopping.elapsed();
+    assert_eq!(status(&run), "terminated", "{run}");
+    assert_eq!(
+        last_submission(&run)["termination_reason"],
+        "terminated_by_user"
+    );
+    // dstack's default stop duration is 5 minutes; ours stops within the 10 s grace period.
+    assert!(took < Duration::from_secs(30), "stopping took {took:?}");
+}
+
+#[test]
+fn a_failed_task_is_retried_and_then_succeeds() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let shared = tempfile::tempdir().expect("host directory");
+    let mount = format!(
+        "volumes:\n  - {}:/shared\nretry:\n  on_events: [error]\n  duration: 10m\n",
+        shared.path().display()
+    );
+    let config = task(
+        home.path(),
+        "flaky",
+        "1GB",
+        &["if [ -f /shared/tried ]; then echo second try; else touch /shared/tried; exit 1; fi"],
+        &mount,
+    );
+    let applied = dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+        &[],
+    );
+    assert!(applied.status.success(), "{applied}");
+    let run = wait_for(home.path(), "flaky", "finished", finished);
+    assert_eq!(status(&run), "done", "{run}");
+    let job = last_submission(&run);
+    assert_eq!(job["submission_num"], 1, "the second submission ran: {run}");
+    assert_eq!(job["termination_reason"], "done_by_runner");
+}
+
+#[test]
+fn a_job_outlives_a_server_restart_with_complete_logs() {
+    let home = tempfile::tempdir().expect("home");
+    let server = Server::start_scheduling(home.path());
+    let config = task(
+        home.path(),
+        "steady",
+        "1GB",
+        &["for i in $(seq 1 10); do echo tick $i; sleep 1; done"],
+        "",
+    );
+    let applied = dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+        &[],
+    );
+    assert!(applied.status.success(), "{applied}");
+    wait_for(home.path(), "steady", "running", |run| {
+        status(run) == "running"
+    });
+    // SIGKILL: no shutdown path runs; the shims and containers carry on without it.
+    drop(server);
+    let _server = Server::start_scheduling(home.path());
+    let run = wait_for(home.path(), "steady", "finished", finished);
+    assert_eq!(status(&run), "done", "{run}");
+    let logs = dstack(home.path(), &["logs", "steady"], &[]).ok();
+    let ticks: Vec<&str> = logs
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let expected: Vec<String> = (1..=10).map(|i| format!("tick {i}")).collect();
+    assert_eq!(ticks, expected, "{logs}");
+}
+
+#[test]
+fn runs_of_one_name_needing_different_slices_get_fleets_of_their_own() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let mut names = Vec::new();
+    for memory in ["1GB", "2GB"] {
+        let config = task(home.path(), "my-task", memory, &["echo done"], "");
+        dstack(
+            home.path(),
+            &["apply", "-f", config.to_str().unwrap(), "-y"],
+            &[],
+        )
+        .ok();
+        let run = wait_for(home.path(), "my-task", "done", finished);
+        assert_eq!(status(&run), "done", "{run}");
+        names.push(run["fleet"]["name"].as_str().expect("a fleet").to_owned());
+    }
+    assert_ne!(names[0], names[1], "each run got a fleet of its own");
+    assert!(names.iter().all(|name| name != "my-task"), "{names:?}");
+    let listing = dstack(home.path(), &["fleet"], &[]).ok();
+    for name in &names {
+        assert!(support::row(&listing, name).is_some(), "{listing}");
+    }
+    dstack(home.path(), &["fleet", "delete", &names[0], "-y"], &[]).ok();
+    let deadline = Instant::now() + RUN_DEADLINE;
+    loop {
+        let left = dstack(home.path(), &["fleet"], &[]).ok();
+        if support::row(&left, &names[0]).is_none() {
+            assert!(support::row(&left, &names[1]).is_some(), "{left}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} was never deleted: {left}",
+            names[0]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn the_official_cli_applies_follows_and_lists_runs() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let cli = setup_path("DSTACK_TEST_PYTHON_CLI");
+    let python = |args: &[&str]| {
+        let output = std::process::Command::new(&cli)
+            .args(args)
+            .current_dir(home.path())
+            .env("HOME", home.path())
+            .env("COLUMNS", "200")
+            .env_remove("DSTACK_PROJECT")
+            .output()
+            .expect("the Python dstack runs");
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        let errors = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "dstack {args:?}: {text}\n{errors}");
+        text
+    };
+    let good = task(
+        home.path(),
+        "py-hello",
+        "1GB",
+        &["for i in 1 2 3; do echo py $i; done"],
+        "",
+    );
+    let bad = task(home.path(), "py-fail", "1GB", &["exit 3"], "");
+    python(&["apply", "-f", good.to_str().unwrap(), "-y", "-d"]);
+    python(&["apply", "-f", bad.to_str().unwrap(), "-y", "-d"]);
+    wait_for(home.path(), "py-hello", "finished", finished);
+    wait_for(home.path(), "py-fail", "finished", finished);
+    let logs = python(&["logs", "py-hello"]);
+    let lines: Vec<&str> = logs
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(lines, ["py 1", "py 2", "py 3"], "{logs}");
+    let ps = python(&["ps", "-a"]);
+    assert!(
+        support::row(&ps, "py-hello").is_some_and(|row| row.contains("exited (0)")),
+        "{ps}"
+    );
+    let verbose = python(&["ps", "-a", "-v"]);
+    assert!(
+        support::row(&verbose, "py-fail").is_some_and(|row| row.contains("exited (3)")),
+        "{verbose}"
+    );
+}

@@ -1,9 +1,10 @@
-//! `dstack-bench`: measures our server and CLI (and, later, the scheduler) on this machine and
+//! `dstack-bench`: measures our server, CLI and scheduler on this machine and
 //! prints Markdown tables for `docs/performance.md`. Build with `--release`; see that file
 //! for the method.
 
 mod cli_suite;
 mod latency;
+mod scheduler_suite;
 mod seed;
 mod server_process;
 mod server_suite;
@@ -25,6 +26,8 @@ enum Suite {
     Server(server_suite::Options),
     /// Wall time and peak memory of `dstack ps` and `dstack offer`, ours against Python's.
     Cli(cli_suite::Options),
+    /// Submit-to-running latency on the local backend, and placing a queue of jobs.
+    Scheduler(scheduler_suite::Options),
     /// Runs one command and prints its wall time and peak RSS (used by the cli suite).
     #[command(hide = true)]
     MeasureChild(cli_suite::ChildArgs),
@@ -38,6 +41,7 @@ fn main() -> anyhow::Result<()> {
     match cli.suite {
         Suite::Server(options) => runtime.block_on(server_suite::run(options)),
         Suite::Cli(options) => runtime.block_on(cli_suite::run(options)),
+        Suite::Scheduler(options) => runtime.block_on(scheduler_suite::run(options)),
         Suite::MeasureChild(args) => cli_suite::measure_child(args),
     }
 }

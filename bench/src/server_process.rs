@@ -16,16 +16,25 @@ pub struct ServerProcess {
     child: Child,
     /// Where it listens, e.g. `http://127.0.0.1:40123`.
     pub url: String,
-    _home: tempfile::TempDir,
+    _home: Option<tempfile::TempDir>,
 }
 
 impl ServerProcess {
     /// Starts `dstack server --port 0` over SQLite in a fresh HOME and waits until it listens.
     pub fn start(dstack: &Path) -> anyhow::Result<Self> {
         let home = tempfile::tempdir()?;
+        let mut server = Self::start_at(dstack, home.path(), &[])?;
+        server._home = Some(home);
+        Ok(server)
+    }
+
+    /// Starts `dstack server --port 0` over SQLite with `home` as HOME (kept, so a later
+    /// server can take over its state) and `envs` set.
+    pub fn start_at(dstack: &Path, home: &Path, envs: &[(&str, &str)]) -> anyhow::Result<Self> {
         let mut child = Command::new(dstack)
             .args(["server", "--port", "0"])
-            .env("HOME", home.path())
+            .env("HOME", home)
+            .envs(envs.iter().copied())
             .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn")
             .env_remove("DSTACK_DATABASE_URL")
@@ -38,7 +47,7 @@ impl ServerProcess {
         Ok(Self {
             child,
             url,
-            _home: home,
+            _home: None,
         })
     }
 

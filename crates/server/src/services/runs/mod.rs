@@ -447,25 +447,32 @@ pub async fn stop(
         RunTerminationReason::StoppedByUser
     };
     for name in names {
-        let Some(run) = run_rows::find_by_name(db.pool(), access.project.id, name).await? else {
-            continue;
-        };
-        if run.status.is_finished() {
-            continue;
+        // The pipelines move runs concurrently; a stop that lost the race reads the run again.
+        for _ in 0..STOP_ATTEMPTS {
+            let Some(run) = run_rows::find_by_name(db.pool(), access.project.id, name).await?
+            else {
+                break;
+            };
+            if run.status.is_finished() || stop_one(db, caller, &run, reason).await? {
+                break;
+            }
         }
-        stop_one(db, caller, &run, reason).await?;
     }
     Ok(())
 }
 
+/// How often a stop is tried again when a pipeline moved the run meanwhile.
+const STOP_ATTEMPTS: usize = 10;
+
 /// Moves the run to `terminating` on the caller's behalf, ends what never started, and
 /// records each change; what the run pipeline would finish is recorded as the system's.
+/// False when another writer moved the run or one of its jobs first: nothing is written.
 async fn stop_one(
     db: &Database,
     caller: &Caller,
     run: &RunRow,
     reason: RunTerminationReason,
-) -> Result<(), ServiceError> {
+) -> Result<bool, ServiceError> {
     let now = to_micros(Utc::now());
     let job_reason = reason.to_job_termination_reason();
     let mut tx = db.pool().begin().await?;
@@ -480,8 +487,7 @@ async fn stop_one(
         )
         .await?
     {
-        // Another writer moved the run first; its decision stands.
-        return Ok(());
+        return Ok(false);
     }
     if run.status != RunStatus::Terminating {
         let message = format!(
@@ -509,8 +515,7 @@ async fn stop_one(
                 now,
             };
             if !job_rows::end(&mut *tx, job.id, job.status, end).await? {
-                // Another writer moved the job first; it records its own change.
-                continue;
+                return Ok(false);
             }
             let mut message = status_changed("Job", job.status, status);
             if status == JobStatus::Terminating {
@@ -534,7 +539,7 @@ async fn stop_one(
         events::record(&mut tx, None, &message, &[run_target(run)]).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(true)
 }
 
 /// `runs/delete`: soft-deletes finished runs; refuses all when any is active.

@@ -93,7 +93,17 @@ impl Instances {
         };
         let next = match instance.status {
             InstanceStatus::Pending if is_local(&instance) => self.launch(&instance),
-            InstanceStatus::Pending => self.provision_ssh_host(&instance).await,
+            InstanceStatus::Pending if instance.remote_connection_info.is_some() => {
+                self.provision_ssh_host(&instance).await
+            }
+            InstanceStatus::Pending => Next::End {
+                reason: InstanceTerminationReason::NoOffers,
+                message: "no backend offers a machine that fits the fleet: the local \
+                          backend's slices are too small for its resources or disabled, and no \
+                          other backend is configured"
+                    .to_owned(),
+                at_once: true,
+            },
             InstanceStatus::Provisioning => self.check_up(&instance).await,
             InstanceStatus::Idle | InstanceStatus::Busy => self.check_idle(&instance).await,
             InstanceStatus::Terminating => {

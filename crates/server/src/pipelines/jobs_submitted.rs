@@ -29,12 +29,13 @@ use crate::services::events::{self, EventTarget, TargetType};
 use crate::services::runs::spec::{Scheduling, scheduling as scheduling_of};
 use crate::services::{ServiceError, names};
 
-/// New jobs at once; a waiting job again every second.
+/// New jobs at once, a waiting job again every second; runs of higher priority first.
 pub const TABLE: Table = Table {
     name: "jobs",
     eligible: "status = 'submitted' \
                AND (last_processed_at = submitted_at OR last_processed_at <= $1 - 1000000)",
-    order: "last_processed_at ASC",
+    order: "(SELECT r.priority FROM runs r WHERE r.id = jobs.run_id) DESC, \
+            last_processed_at ASC",
 };
 
 /// How often a generated fleet name is drawn again when taken.

@@ -272,6 +272,7 @@ pub async fn get_plan(
 /// `fleets/apply`: creates the fleet, or updates the live fleet of that name in place.
 pub async fn apply(
     pool: &AnyPool,
+    local: &LocalBackend,
     access: &ProjectAccess,
     caller: &Caller,
     request: ApplyFleetPlanRequest,
@@ -288,7 +289,7 @@ pub async fn apply(
     };
     let Some(row) = existing else {
         check_spec(pool, &spec, None).await?;
-        return create(pool, access, caller, spec).await;
+        return create(pool, local, access, caller, spec).await;
     };
     check_spec(pool, &spec, Some(row.id)).await?;
     if row.is_locked(db::to_micros(Utc::now())) {
@@ -323,6 +324,7 @@ pub async fn apply(
 /// generated name.
 async fn create(
     pool: &AnyPool,
+    local: &LocalBackend,
     access: &ProjectAccess,
     caller: &Caller,
     spec: FleetSpec,
@@ -364,9 +366,18 @@ async fn create(
                     .zip(0..)
                     .map(|(host, num)| ssh_instance(&project, id, &name, num, &spec, host, now))
                     .collect::<Result<Vec<_>, _>>()?,
-                None => (0..nodes_to_provision(&spec))
-                    .map(|num| cloud_instance(&project, id, &name, num, &spec, now))
-                    .collect(),
+                None => {
+                    let slice = local.slice(&fleet_requirements(&spec)).ok();
+                    (0..nodes_to_provision(&spec))
+                        .map(|num| {
+                            let mut instance = cloud_instance(&project, id, &name, num, &spec, now);
+                            if let Some(slice) = &slice {
+                                from_local_slice(&mut instance, slice)?;
+                            }
+                            Ok(instance)
+                        })
+                        .collect::<Result<Vec<_>, ServiceError>>()?
+                }
             };
             for instance in &new_instances {
                 instance_rows::insert(&mut *tx, instance).await?;
@@ -418,6 +429,19 @@ fn cloud_instance(
         now_micros,
         ..NewInstance::default()
     }
+}
+
+/// Makes a new cloud-fleet instance a slice of this host, which the instances pipeline starts.
+fn from_local_slice(
+    instance: &mut NewInstance,
+    slice: &InstanceOfferWithAvailability,
+) -> Result<(), ServiceError> {
+    instance.backend = Some(slice.backend.as_str().to_owned());
+    instance.region = Some(slice.region.clone());
+    instance.price = Some(slice.price);
+    instance.offer = Some(to_json(slice)?);
+    instance.total_blocks = Some(1);
+    Ok(())
 }
 
 /// What an SSH host looks like before it is deployed: dstack shows a placeholder type named

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use host::{ClientKey, TestHost, generate_key};
 use serde_json::Value;
-use support::{Server, dstack};
+use support::{Server, dstack, run_json};
 
 /// How long provisioning a fleet and running a short task may take: the debug agents are
 /// large uploads.
@@ -100,18 +100,6 @@ fn task(home: &Path, name: &str, fleet: &str, nodes: u32, commands: &[&str]) -> 
     );
     std::fs::write(&path, yaml).expect("write the task configuration");
     path
-}
-
-/// The run as `dstack ps -a --json` lists it.
-fn run_json(home: &Path, name: &str) -> Option<Value> {
-    let listing: Value =
-        serde_json::from_str(&dstack(home, &["ps", "-a", "--json"], &[]).ok()).expect("json");
-    listing["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .find(|run| run["run_spec"]["run_name"] == name)
-        .cloned()
 }
 
 /// Waits until the run's status is one of `statuses`, and returns the run.

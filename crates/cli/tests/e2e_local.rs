@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Server, dstack, setup_path};
+use support::{Server, dstack, run_json, setup_path};
 
 /// How long a test waits for a run to reach a status.
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
@@ -28,18 +28,6 @@ fn task(home: &Path, name: &str, memory: &str, commands: &[&str], extra: &str) -
     );
     std::fs::write(&path, yaml).expect("write the configuration");
     path
-}
-
-/// The run as `dstack ps -a --json` shows it.
-fn run_json(home: &Path, name: &str) -> Option<Value> {
-    let listing: Value =
-        serde_json::from_str(&dstack(home, &["ps", "-a", "--json"], &[]).ok()).expect("json");
-    listing["runs"]
-        .as_array()
-        .expect("runs")
-        .iter()
-        .find(|run| run["run_spec"]["run_name"] == name)
-        .cloned()
 }
 
 /// Polls the run until `done` holds, failing after [`RUN_DEADLINE`].

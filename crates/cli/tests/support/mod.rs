@@ -213,6 +213,18 @@ pub fn dstack(home: &Path, args: &[&str], envs: &[(&str, &str)]) -> Run {
     }
 }
 
+/// The run named `name` as `dstack ps -a --json` lists it, if any.
+pub fn run_json(home: &Path, name: &str) -> Option<serde_json::Value> {
+    let listing: serde_json::Value =
+        serde_json::from_str(&dstack(home, &["ps", "-a", "--json"], &[]).ok()).expect("json");
+    listing["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .find(|run| run["run_spec"]["run_name"] == name)
+        .cloned()
+}
+
 /// The table row whose first cell is `name`, if any.
 pub fn row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
     table

@@ -34,6 +34,7 @@ use crate::db::runs::RunRow;
 use crate::db::scheduling::{self, JobStep, RunnerProgress};
 use crate::db::{repos as repo_rows, to_micros};
 use crate::services::ServiceError;
+use crate::services::runs::job_specs;
 
 /// Jobs being started at once (each pass waits a little on them); running jobs every second.
 pub const TABLE: Table = Table {
@@ -358,11 +359,14 @@ impl RunningJobs {
         runner: &RunnerClient,
     ) -> Result<(), String> {
         let mut spec: serde_json::Value = parse_stored(&job.job_spec).map_err(|e| e.to_string())?;
-        if runtime_of(instance) == ShimRuntime::Process && spec["repo_dir"] == DEFAULT_REPO_DIR {
-            // On a host, `/workflow` would be one directory shared by every job.
-            spec["repo_dir"] = json!("repo");
-        }
         let typed: JobSpec = parse_stored(&job.job_spec).map_err(|e| e.to_string())?;
+        if runtime_of(instance) == ShimRuntime::Process {
+            if spec["repo_dir"] == DEFAULT_REPO_DIR {
+                // On a host, `/workflow` would be one directory shared by every job.
+                spec["repo_dir"] = json!("repo");
+            }
+            spec["commands"] = json!(job_specs::without_venv_prelude(&typed.commands));
+        }
         let run_spec: serde_json::Value = parse_stored(&run.run_spec).map_err(|e| e.to_string())?;
         let ips = self.cluster_ips(job).await.map_err(|e| e.to_string())?;
         let body = json!({

@@ -4,7 +4,10 @@
 //! (scripts/setup/40-sshd.sh installs them).
 //!
 //! The namespace shares the file system with the test process: files written on the host
-//! land on this machine, and Docker's socket is the same.
+//! land on this machine, and Docker's socket is the same. Only the directories where dstack
+//! installs its agents ([`PRIVATE_DIRS`]) are the host's own: sshd runs in a mount namespace
+//! with an overlay over each, so two hosts never see each other's shim, its pid file or its
+//! state, as two real machines would not.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -20,6 +23,23 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 const TERMINATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 static NEXT_HOST: AtomicU32 = AtomicU32::new(0);
+
+/// The directories each host sees its own copy of: the default agent directory and root's
+/// home, which holds the shim's working directory. The machine's files show through; what
+/// the host writes stays in its own upper directory ([`TestHost::private_path`]).
+const PRIVATE_DIRS: [&str; 2] = ["/usr/local/bin", "/root"];
+
+/// Mounts an overlay over each directory named after `--`, then runs the rest of the
+/// arguments. Run by `sh -c` in a fresh mount namespace with `$0` the host's directory.
+const MOUNT_PRIVATE_DIRS: &str = r#"set -e
+while [ "$1" != -- ]; do
+  upper="$0/private$1"; work="$0/overlay-work$1"
+  mkdir -p "$upper" "$work"
+  mount -t overlay overlay -o "lowerdir=$1,upperdir=$upper,workdir=$work" "$1"
+  shift
+done
+shift
+exec "$@""#;
 
 /// A private key and its public line, as `ssh-keygen` writes them.
 #[derive(Clone)]
@@ -170,13 +190,19 @@ impl TestHost {
             .arg(&path));
     }
 
-    /// Starts sshd and waits until it listens.
+    /// Starts sshd, with the host's own view of [`PRIVATE_DIRS`], and waits until it listens.
+    /// The overlays live only as long as the processes in sshd's mount namespace (sessions and
+    /// what they start); a restarted sshd mounts the same upper directories again.
     pub fn start_sshd(&mut self) {
         assert!(self.sshd.is_none(), "sshd already runs in {}", self.netns);
         let log = std::fs::File::create(self.path("sshd.log")).expect("sshd log");
         let child = self
-            .command("/usr/sbin/sshd")
-            .arg("-D")
+            .command("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(MOUNT_PRIVATE_DIRS)
+            .arg(self.dir.path())
+            .args(PRIVATE_DIRS)
+            .args(["--", "/usr/sbin/sshd", "-D"])
             .arg("-f")
             .arg(self.path("sshd_config"))
             .arg("-E")
@@ -293,6 +319,16 @@ impl TestHost {
     /// A directory private to this host (inside the shared file system).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// Where the file the host sees at `path`, under one of [`PRIVATE_DIRS`], lies on this
+    /// machine once the host has written it.
+    pub fn private_path(&self, path: &str) -> PathBuf {
+        assert!(
+            PRIVATE_DIRS.iter().any(|dir| path.starts_with(dir)),
+            "{path} is not private to the host"
+        );
+        self.path("private").join(path.trim_start_matches('/'))
     }
 }
 

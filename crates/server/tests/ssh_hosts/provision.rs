@@ -80,13 +80,23 @@ async fn provision(
     blocks: Blocks,
     project_key: &ClientKey,
 ) -> Result<ProvisionedHost, ProvisionError> {
-    let (agents, layout) = (agents(), layout(host));
+    provision_in(pool, &layout(host), connection, blocks, project_key).await
+}
+
+async fn provision_in(
+    pool: &SshPool,
+    layout: &HostLayout,
+    connection: &RemoteConnectionInfo,
+    blocks: Blocks,
+    project_key: &ClientKey,
+) -> Result<ProvisionedHost, ProvisionError> {
+    let agents = agents();
     let request = HostToProvision {
         connection,
         blocks,
         project_public_key: &project_key.public,
         agents: &agents,
-        layout: &layout,
+        layout,
     };
     provision::provision_host(pool, &request).await
 }
@@ -174,6 +184,8 @@ async fn provisions_a_host_and_reaches_its_shim() {
     assert_eq!(host.count_processes("dstack-shim"), 1, "one shim runs");
 }
 
+/// Both hosts get dstack's own layout (`/usr/local/bin`, `/root/.dstack`); each sees its own
+/// copy of those directories, as separate machines would, so neither replaces the other's shim.
 #[tokio::test]
 async fn provisions_two_hosts_at_once() {
     let (first, second) = (TestHost::start(), TestHost::start());
@@ -183,13 +195,20 @@ async fn provisions_two_hosts_at_once() {
         connection(&first, &first.key, json!({})),
         connection(&second, &second.key, json!({})),
     );
+    let layout = HostLayout::default();
     let (first_result, second_result) = tokio::join!(
-        provision(&pool, &first, &first_connection, auto(), &project_key),
-        provision(&pool, &second, &second_connection, auto(), &project_key),
+        provision_in(&pool, &layout, &first_connection, auto(), &project_key),
+        provision_in(&pool, &layout, &second_connection, auto(), &project_key),
     );
     for (host, result) in [(&first, first_result), (&second, second_result)] {
-        let provisioned =
-            result.unwrap_or_else(|error| panic!("{error}; shim: {}", shim_log(host)));
+        let log = host.private_path("/root/.dstack/shim.stdout");
+        let provisioned = result.unwrap_or_else(|error| {
+            panic!(
+                "{error}; shim: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        assert_eq!(host.count_processes("dstack-shim"), 1, "one shim runs");
         assert_eq!(
             provisioned.internal_ip.as_deref(),
             Some(host.address.as_str())

@@ -31,6 +31,9 @@ pub fn apply(
     if let Some(name) = &args.name {
         configuration.name = Some(name.clone());
     }
+    if let Some(ssh) = &mut configuration.ssh_config {
+        super::ssh_keys::load(ssh)?;
+    }
     let spec = FleetSpec {
         configuration,
         configuration_path: Some(file_name.to_owned()),

@@ -9,6 +9,7 @@ mod fleet;
 mod gateway;
 mod repo;
 mod run;
+mod ssh_keys;
 mod volume;
 
 use std::path::PathBuf;

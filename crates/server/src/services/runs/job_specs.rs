@@ -396,9 +396,26 @@ fn venv_prelude(python: &str) -> String {
              then export UV_PYTHON_INSTALL_DIR=/opt/uv/python UV_PYTHON_DOWNLOADS=never; fi; \
              uv venv -q --prompt dstack -p {python} --seed $DSTACK_VENV_DIR)"
         ),
-        "eval $(echo '. $DSTACK_VENV_DIR/bin/activate' | sudo tee -a /dstack/profile)",
+        VENV_PRELUDE_LAST_STEP,
     ]
     .join(" && ")
+}
+
+/// The last step of [`venv_prelude`], which ends it in a command line.
+const VENV_PRELUDE_LAST_STEP: &str =
+    "eval $(echo '. $DSTACK_VENV_DIR/bin/activate' | sudo tee -a /dstack/profile)";
+
+/// `commands` without the base image's venv prelude. A job run as a host process (the shim's
+/// process runtime) gets no image, so no `uv` and no `/dstack`: only the user's commands run.
+pub fn without_venv_prelude(commands: &[String]) -> Vec<String> {
+    let mut commands = commands.to_vec();
+    if let [_, interactive, c, line] = commands.as_mut_slice()
+        && (interactive.as_str(), c.as_str()) == ("-i", "-c")
+        && let Some((_, user)) = line.split_once(&format!("{VENV_PRELUDE_LAST_STEP} && "))
+    {
+        *line = user.to_owned();
+    }
+    commands
 }
 
 /// A dev environment installs ipykernel, runs `init`, prints how to connect and waits.
@@ -581,6 +598,22 @@ mod tests {
             ])
         );
         assert_eq!(shell_words("'open"), None);
+    }
+
+    #[test]
+    fn host_processes_run_the_commands_without_the_venv_prelude() {
+        let argv = |line: &str| -> Vec<String> {
+            ["/bin/bash", "-i", "-c", line].map(str::to_owned).to_vec()
+        };
+        let with_prelude = argv(&format!("{} && echo a && echo b", venv_prelude("3.12")));
+        assert_eq!(
+            without_venv_prelude(&with_prelude),
+            argv("echo a && echo b")
+        );
+        let plain = argv("echo a");
+        assert_eq!(without_venv_prelude(&plain), plain);
+        let entrypoint = ["python", "-m", "x"].map(str::to_owned).to_vec();
+        assert_eq!(without_venv_prelude(&entrypoint), entrypoint);
     }
 
     #[test]

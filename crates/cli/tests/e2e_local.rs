@@ -240,7 +240,7 @@ fn a_job_outlives_a_server_restart_with_complete_logs() {
         status(run) == "running"
     });
     // SIGKILL: no shutdown path runs; the shims and containers carry on without it.
-    drop(server);
+    server.crash();
     let _server = Server::start_scheduling(home.path());
     let run = wait_for(home.path(), "steady", "finished", finished);
     assert_eq!(status(&run), "done", "{run}");

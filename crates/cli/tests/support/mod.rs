@@ -23,6 +23,8 @@ pub struct Server {
     pub startup_lines: Vec<String>,
     /// The URL from the "is running at" line.
     pub url: String,
+    /// HOME of a server with the local backend, whose shims are stopped with it.
+    shims_of: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -49,7 +51,15 @@ impl Server {
             )
             .env_remove("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED")
             .env_remove("DSTACK_SERVER_LOCAL_BACKEND_DISABLED");
-        Self::spawn(command, home)
+        let mut server = Self::spawn(command, home);
+        server.shims_of = Some(home.to_owned());
+        server
+    }
+
+    /// Kills the server the way a crash does, leaving its local shims (and their jobs)
+    /// running for the next server on the same state.
+    pub fn crash(mut self) {
+        self.shims_of = None;
     }
 
     fn ours(home: &Path) -> Command {
@@ -107,6 +117,7 @@ impl Server {
             child,
             startup_lines: Vec::new(),
             url: String::new(),
+            shims_of: None,
         };
         server.startup_lines = lines_until_running(&mut server.child);
         let last = server.startup_lines.last().expect("a line");
@@ -124,6 +135,11 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // The local backend's shims outlive their server on purpose; a test's do not.
+        if let Some(home) = &self.shims_of {
+            let pattern = format!("--shim-home {}/", home.display());
+            let _ = Command::new("pkill").args(["-f", "--", &pattern]).status();
+        }
     }
 }
 

@@ -67,7 +67,14 @@ pub async fn apply(
     project: ProjectMember,
     JsonBody(request): JsonBody<ApplyFleetPlanRequest>,
 ) -> Result<Json<Fleet>, ServerError> {
-    let fleet = fleets::apply(state.db.pool(), &state.local, &project.access, &project.caller, request).await?;
+    let fleet = fleets::apply(
+        state.db.pool(),
+        &state.local,
+        &project.access,
+        &project.caller,
+        request,
+    )
+    .await?;
     state.hints.hint(Kind::Instances);
     Ok(Json(fleet))
 }

@@ -51,6 +51,8 @@ const PROVISIONING_TIMEOUT: Duration = Duration::from_secs(600);
 const DISCONNECT_TOLERANCE: Duration = Duration::from_secs(120);
 /// How long one pass waits on a step under way before handing the row back.
 const STEP_WAIT: Duration = Duration::from_secs(3);
+/// How long a job whose shim did not answer is left alone before the next try.
+const UNANSWERED_BACKOFF: Duration = Duration::from_secs(1);
 /// How often a pass asks an agent while it waits.
 const POLL: Duration = Duration::from_millis(50);
 /// Where the repo goes in a container unless the configuration says otherwise.
@@ -73,6 +75,8 @@ impl Reconciler for RunningJobs {
 enum Next {
     /// Nothing to write yet; look again later.
     Wait,
+    /// The agent did not answer; look again after [`UNANSWERED_BACKOFF`].
+    Retry,
     /// Move one status forward.
     Step {
         to: JobStatus,
@@ -127,12 +131,16 @@ impl RunningJobs {
         run: &RunRow,
         next: Next,
     ) -> Result<(), ServiceError> {
+        let delay = match next {
+            Next::Retry => UNANSWERED_BACKOFF,
+            _ => Duration::ZERO,
+        };
         let mut tx = self.0.db.pool().begin().await?;
-        if !lease::finish(&mut *tx, &TABLE, claimed).await? {
+        if !lease::finish_later(&mut *tx, &TABLE, claimed, delay).await? {
             return Ok(());
         }
         let wake = match next {
-            Next::Wait => false,
+            Next::Wait | Next::Retry => false,
             Next::Step {
                 to,
                 provisioning_data,
@@ -239,7 +247,7 @@ impl RunningJobs {
         };
         if let Err(error) = submitted {
             tracing::debug!(job = %job.job_name, "the shim did not take the task yet: {error}");
-            return Ok(timed_out(waited).unwrap_or(Next::Wait));
+            return Ok(timed_out(waited).unwrap_or(Next::Retry));
         }
         let runtime = json!({"network_mode": request.network_mode.as_str()});
         Ok(Next::Step {

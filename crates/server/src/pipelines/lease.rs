@@ -110,13 +110,25 @@ pub async fn finish<'c>(
     table: &Table,
     claimed: Claimed,
 ) -> Result<bool, DbError> {
+    finish_later(executor, table, claimed, Duration::ZERO).await
+}
+
+/// [`finish`], stamping `last_processed_at` `delay` in the future: a row whose eligibility
+/// waits on it since its last pass (every pipeline's does) is then left alone that much
+/// longer, which backs off a row whose agent does not answer.
+pub async fn finish_later<'c>(
+    executor: impl Executor<'c, Database = Any>,
+    table: &Table,
+    claimed: Claimed,
+    delay: Duration,
+) -> Result<bool, DbError> {
     let sql = format!(
         "UPDATE {} SET lock_token = NULL, lock_expires_at = NULL, last_processed_at = $1 \
          WHERE id = $2 AND lock_token = $3",
         table.name
     );
     let done = sqlx::query(&sql)
-        .bind(to_micros(Utc::now()))
+        .bind(to_micros(Utc::now()) + micros(delay))
         .bind(claimed.id.to_string())
         .bind(claimed.token.to_string())
         .execute(executor)

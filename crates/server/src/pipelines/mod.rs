@@ -59,7 +59,7 @@ pub fn start(scheduler: &Scheduler) -> Pipelines {
     let handles = vec![
         spawn(
             scheduler,
-            spec(jobs_submitted::TABLE, Kind::Jobs, 4),
+            spec(jobs_submitted::TABLE, Kind::Jobs, 8),
             jobs_submitted::SubmittedJobs(scheduler.clone()),
         ),
         spawn(

@@ -343,3 +343,53 @@ fn the_official_cli_applies_follows_and_lists_runs() {
         "{verbose}"
     );
 }
+
+#[test]
+fn a_scheduled_task_waits_for_its_time_runs_and_waits_again() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let config = task(
+        home.path(),
+        "nightly",
+        "1GB",
+        &["echo scheduled"],
+        "schedule:\n  cron: \"* * * * *\"\n",
+    );
+    let applied = dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+        &[],
+    );
+    assert!(applied.status.success(), "{applied}");
+    let run = run_json(home.path(), "nightly").expect("the run");
+    assert_eq!(
+        status(&run),
+        "pending",
+        "it waits for the next minute: {run}"
+    );
+    assert!(run["next_triggered_at"].is_string(), "{run}");
+    let latest_status = |run: &Value| {
+        run["jobs"][0]["job_submissions"]
+            .as_array()
+            .and_then(|submissions| submissions.last())
+            .and_then(|job| job["status"].as_str())
+            .map(str::to_owned)
+    };
+    let run = wait_for(home.path(), "nightly", "fired and done", |run| {
+        latest_status(run).as_deref() == Some("done")
+    });
+    let run = if status(&run) == "pending" {
+        run
+    } else {
+        wait_for(home.path(), "nightly", "pending again", |run| {
+            status(run) == "pending"
+        })
+    };
+    assert_eq!(
+        last_submission(&run)["termination_reason"],
+        "done_by_runner"
+    );
+    dstack(home.path(), &["stop", "nightly", "-y"], &[]).ok();
+    let run = wait_for(home.path(), "nightly", "stopped", finished);
+    assert_eq!(status(&run), "terminated", "{run}");
+}

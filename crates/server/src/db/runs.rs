@@ -127,6 +127,8 @@ pub struct NewRun<'a> {
     pub service_spec: Option<&'a str>,
     /// The configuration's priority.
     pub priority: i64,
+    /// When a scheduled run fires first, microseconds.
+    pub next_triggered_at: Option<i64>,
 }
 
 /// Inserts a run; a live run of the same name is [`DbError::UniqueViolation`].
@@ -136,8 +138,8 @@ pub async fn insert<'e>(
 ) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO runs (id, project_id, user_id, repo_id, run_name, submitted_at, \
-         last_processed_at, status, run_spec, service_spec, priority) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)",
+         last_processed_at, status, run_spec, service_spec, priority, next_triggered_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10, $11)",
     )
     .bind(run.id.to_string())
     .bind(run.project_id.to_string())
@@ -149,6 +151,7 @@ pub async fn insert<'e>(
     .bind(run.run_spec)
     .bind(run.service_spec)
     .bind(run.priority)
+    .bind(run.next_triggered_at)
     .execute(db)
     .await?;
     Ok(())
@@ -293,6 +296,20 @@ pub async fn set_status<'e>(
     .execute(db)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Sets when a scheduled run fires next.
+pub async fn set_next_trigger<'e>(
+    db: impl Executor<'e, Database = Any>,
+    id: Uuid4,
+    next_triggered_at: Option<i64>,
+) -> Result<(), DbError> {
+    sqlx::query("UPDATE runs SET next_triggered_at = $1 WHERE id = $2")
+        .bind(next_triggered_at)
+        .bind(id.to_string())
+        .execute(db)
+        .await?;
+    Ok(())
 }
 
 /// Replaces the spec of an active run in place and starts its next deployment.

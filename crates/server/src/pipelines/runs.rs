@@ -23,7 +23,9 @@ use crate::db::runs::{self as run_rows, RunRow};
 use crate::db::{scheduling, to_micros};
 use crate::services::ServiceError;
 use crate::services::events::{self, status_changed, upper};
+use crate::services::runs::job_specs;
 use crate::services::runs::run_target;
+use crate::services::runs::schedule::next_trigger;
 use crate::services::runs::spec::scheduling as scheduling_of;
 
 /// Unfinished runs whose jobs changed since the run was last looked at, and every unfinished
@@ -139,7 +141,7 @@ async fn decide(
     let decision = decide_active_run(&ActiveRun {
         jobs: &views,
         retry: policy,
-        since_submitted: elapsed(run.submitted_at, now),
+        since_submitted: elapsed(run.next_triggered_at.unwrap_or(run.submitted_at), now),
         stop_on_master_done,
         gateway_failed: false,
     });
@@ -185,13 +187,29 @@ async fn finish_terminating(
         }
     }
     if latest.iter().all(|job| job.status.is_finished()) {
-        move_run(tx, run, reason.to_status(), Some(reason), now).await?;
+        let by_user = matches!(
+            reason,
+            RunTerminationReason::StoppedByUser | RunTerminationReason::AbortedByUser
+        );
+        let schedule = jobs::parse_stored(&run.run_spec).map(|spec| scheduling_of(&spec).schedule);
+        let next = match schedule {
+            Ok(lines) if !by_user => next_trigger(&lines, Utc::now())?,
+            _ => None,
+        };
+        if let Some(fires_at) = next {
+            // A scheduled run waits for its next time.
+            move_run(tx, run, RunStatus::Pending, None, now).await?;
+            run_rows::set_next_trigger(&mut *tx, run.id, Some(fires_at)).await?;
+            scheduling::set_resubmission_attempt(tx, run.id, 0).await?;
+        } else {
+            move_run(tx, run, reason.to_status(), Some(reason), now).await?;
+        }
         changed = true;
     }
     Ok(changed)
 }
 
-/// Resubmits a pending run once its back-off has passed.
+/// Resubmits a pending run once its back-off has passed, or a scheduled run when it fires.
 async fn resubmit_when_due(
     tx: &mut sqlx::AnyConnection,
     run: &RunRow,
@@ -201,6 +219,20 @@ async fn resubmit_when_due(
 ) -> Result<bool, ServiceError> {
     if latest.iter().any(|job| !job.status.is_finished()) {
         return Ok(false);
+    }
+    if let Some(fires_at) = run.next_triggered_at {
+        if now < fires_at {
+            return Ok(false);
+        }
+        if latest.is_empty() {
+            submit_first_jobs(tx, run, now).await?;
+        } else {
+            for replica in replicas_of(latest) {
+                resubmit_replica(tx, run, latest, replica, now).await?;
+            }
+        }
+        move_run(tx, run, RunStatus::Submitted, None, now).await?;
+        return Ok(true);
     }
     let last_change = all
         .iter()
@@ -212,16 +244,49 @@ async fn resubmit_when_due(
     if elapsed(last_change, now) < wait {
         return Ok(false);
     }
-    let replicas: Vec<i64> = {
-        let mut replicas: Vec<i64> = latest.iter().map(|job| job.replica_num).collect();
-        replicas.dedup();
-        replicas
-    };
-    for replica in replicas {
+    for replica in replicas_of(latest) {
         resubmit_replica(tx, run, latest, replica, now).await?;
     }
     move_run(tx, run, RunStatus::Submitted, None, now).await?;
     Ok(true)
+}
+
+/// The replicas of the latest submissions, in order.
+fn replicas_of(latest: &[&JobRow]) -> Vec<i64> {
+    let mut replicas: Vec<i64> = latest.iter().map(|job| job.replica_num).collect();
+    replicas.dedup();
+    replicas
+}
+
+/// The jobs of a scheduled run's first firing, built from its spec.
+async fn submit_first_jobs(
+    tx: &mut sqlx::AnyConnection,
+    run: &RunRow,
+    now: i64,
+) -> Result<(), ServiceError> {
+    let spec = jobs::parse_stored(&run.run_spec)?;
+    for job in job_specs::build(&spec, &run.run_name)? {
+        let job_spec = serde_json::to_string(&job)
+            .map_err(|error| ServiceError::Invalid(error.to_string()))?;
+        job_rows::insert(
+            &mut *tx,
+            &NewJob {
+                id: Uuid4::new_random(),
+                project_id: run.project_id,
+                run_id: run.id,
+                run_name: &run.run_name,
+                job_num: i64::from(job.job_num),
+                job_name: &job.job_name,
+                replica_num: i64::from(job.replica_num),
+                submission_num: 0,
+                deployment_num: run.deployment_num,
+                submitted_at: now,
+                job_spec: &job_spec,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Ends the replica's unfinished jobs and submits each of its jobs again.

@@ -17,6 +17,7 @@ macro_rules! field {
 }
 
 pub mod job_specs;
+pub mod schedule;
 pub mod spec;
 pub mod view;
 
@@ -365,6 +366,12 @@ async fn create(
     let service_text = service.as_ref().map(to_json).transpose()?;
     let id = new_id();
     let now = to_micros(Utc::now());
+    let next_triggered_at = schedule::next_trigger(&spec::scheduling(&spec).schedule, Utc::now())?;
+    // A scheduled run waits in `pending`; its jobs are made each time it fires.
+    let (status, jobs) = match next_triggered_at {
+        Some(_) => (RunStatus::Pending, Vec::new()),
+        None => (RunStatus::Submitted, jobs),
+    };
     let mut tx = db.pool().begin().await?;
     // The soft delete is the first write, so on SQLite the transaction holds the write lock
     // before it reads anything and two applies queue instead of failing to upgrade.
@@ -378,10 +385,11 @@ async fn create(
             repo_id: spec.repo_id.as_deref().unwrap_or(spec::VIRTUAL_REPO_ID),
             run_name: &name,
             submitted_at: now,
-            status: RunStatus::Submitted,
+            status,
             run_spec: &spec_text,
             service_spec: service_text.as_deref(),
             priority: spec::priority(&spec),
+            next_triggered_at,
         },
     )
     .await;
@@ -393,7 +401,7 @@ async fn create(
     }
     let run = EventTarget::in_project(TargetType::Run, project_id, id.as_uuid(), &name)
         .within_run(id.as_uuid());
-    let message = format!("Run submitted. Status: {}", upper(RunStatus::Submitted));
+    let message = format!("Run submitted. Status: {}", upper(status));
     events::record(&mut tx, Some(caller.user.id), &message, &[run]).await?;
     let job_message = format!(
         "Job created on run submission. Status: {}",

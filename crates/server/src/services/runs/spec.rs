@@ -227,11 +227,14 @@ pub struct Scheduling {
     pub idle_secs: Option<i64>,
     /// Whether the run ends once its master job is done.
     pub stop_on_master_done: bool,
+    /// The crontab lines of `schedule`; empty for a run that starts at once.
+    pub schedule: Vec<String>,
 }
 
 /// The scheduling parameters of `spec`.
 pub fn scheduling(spec: &RunSpec) -> Scheduling {
     use dstack_core::configuration::profile::{CreationPolicy, StopCriteria};
+    use dstack_core::configuration::schedule::CronSpec;
     let profile = spec.profile.as_ref();
     let creation_policy = field!(&spec.configuration, c => c.creation_policy)
         .or_else(|| profile.and_then(|p| p.creation_policy));
@@ -245,6 +248,8 @@ pub fn scheduling(spec: &RunSpec) -> Scheduling {
         });
     let idle_duration = field!(&spec.configuration, c => c.idle_duration)
         .or_else(|| profile.and_then(|p| p.idle_duration));
+    let schedule = field!(&spec.configuration, c => c.schedule.clone())
+        .or_else(|| profile.and_then(|p| p.schedule.clone()));
     let stop_criteria = field!(&spec.configuration, c => c.stop_criteria)
         .or_else(|| profile.and_then(|p| p.stop_criteria));
     Scheduling {
@@ -256,5 +261,10 @@ pub fn scheduling(spec: &RunSpec) -> Scheduling {
             None => Some(DEFAULT_RUN_IDLE_SECS),
         },
         stop_on_master_done: stop_criteria == Some(StopCriteria::MasterDone),
+        schedule: match schedule.map(|schedule| schedule.cron) {
+            Some(CronSpec::One(line)) => vec![line],
+            Some(CronSpec::Many(lines)) => lines,
+            None => Vec::new(),
+        },
     }
 }

@@ -313,6 +313,13 @@ fn the_official_cli_applies_follows_and_lists_runs() {
         assert!(output.status.success(), "dstack {args:?}: {text}\n{errors}");
         text
     };
+    let offers = python(&["offer"]);
+    assert!(
+        offers
+            .lines()
+            .any(|line| line.contains("ssh (local)") && line.contains("$0")),
+        "the local backend offers a slice of this host: {offers}"
+    );
     let good = task(
         home.path(),
         "py-hello",

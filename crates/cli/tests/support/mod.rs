@@ -30,10 +30,12 @@ pub struct Server {
 impl Server {
     /// Starts `dstack server --port 0` with `home` as HOME and a SQLite database under it,
     /// and waits until it says where it runs. It serves the API alone: runs stay as the API
-    /// leaves them ([`Server::start_scheduling`] runs them).
+    /// leaves them and plans offer only fleets ([`Server::start_scheduling`] runs them).
     pub fn start(home: &Path) -> Self {
         let mut command = Self::ours(home);
-        command.env("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED", "1");
+        command
+            .env("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED", "1")
+            .env("DSTACK_SERVER_LOCAL_BACKEND_DISABLED", "1");
         Self::spawn(command, home)
     }
 

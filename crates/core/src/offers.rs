@@ -130,6 +130,25 @@ pub struct OfferFilter {
     pub instance_types: Option<Vec<String>>,
 }
 
+impl InstanceOfferWithAvailability {
+    /// An available offer of a machine the server already reaches (an SSH host, a slice of
+    /// its own host): the `remote` backend, price 0, one block of `total_blocks`.
+    pub fn remote(instance: InstanceType, region: &str, total_blocks: u32) -> Self {
+        Self {
+            backend: BackendType::Remote,
+            instance,
+            region: region.to_owned(),
+            price: 0.0,
+            backend_data: serde_json::Map::new(),
+            availability: InstanceAvailability::Available,
+            availability_zones: None,
+            instance_runtime: InstanceRuntime::Shim,
+            blocks: 1,
+            total_blocks,
+        }
+    }
+}
+
 impl InstanceAvailability {
     /// Offers that cannot be provisioned now; dstack sorts them last and the scheduler drops
     /// them.

@@ -17,11 +17,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use dstack_agents::shim::ShimRuntime;
-use dstack_core::backend::BackendType;
 use dstack_core::memory::Memory;
 use dstack_core::offers::{
-    Disk, InstanceAvailability, InstanceOfferWithAvailability, InstanceRuntime, InstanceType,
-    Requirements, Resources, offer_satisfies,
+    Disk, InstanceOfferWithAvailability, InstanceType, Requirements, Resources, offer_satisfies,
 };
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
@@ -360,29 +358,19 @@ fn is_zombie(pid: i32) -> bool {
 
 /// A slice of `cpus` and `memory_mib` with the shared disk.
 fn slice_offer(cpus: u32, memory_mib: u64, disk_mib: u64) -> InstanceOfferWithAvailability {
-    InstanceOfferWithAvailability {
-        backend: BackendType::Remote,
-        instance: InstanceType {
-            name: format!("local-{cpus}cpu-{}", mib_text(memory_mib).replace(' ', "")),
-            resources: Resources {
-                cpus,
-                memory_mib,
-                gpus: Vec::new(),
-                spot: false,
-                disk: Disk { size_mib: disk_mib },
-                cpu_arch: None,
-                description: String::new(),
-            },
+    let instance = InstanceType {
+        name: format!("local-{cpus}cpu-{}", mib_text(memory_mib).replace(' ', "")),
+        resources: Resources {
+            cpus,
+            memory_mib,
+            gpus: Vec::new(),
+            spot: false,
+            disk: Disk { size_mib: disk_mib },
+            cpu_arch: None,
+            description: String::new(),
         },
-        region: LOCAL_REGION.to_owned(),
-        price: 0.0,
-        backend_data: serde_json::Map::new(),
-        availability: InstanceAvailability::Available,
-        availability_zones: None,
-        instance_runtime: InstanceRuntime::Shim,
-        blocks: 1,
-        total_blocks: 1,
-    }
+    };
+    InstanceOfferWithAvailability::remote(instance, LOCAL_REGION, 1)
 }
 
 fn memory_mib(memory: Memory) -> u64 {
@@ -445,7 +433,7 @@ mod tests {
         assert_eq!(offer.instance.resources.cpus, 2);
         assert_eq!(offer.instance.resources.memory_mib, 4096);
         assert_eq!(offer.instance.resources.disk.size_mib, 500 * 1024);
-        assert_eq!(offer.backend, BackendType::Remote);
+        assert_eq!(offer.backend, dstack_core::backend::BackendType::Remote);
         assert_eq!(offer.region, LOCAL_REGION);
         assert_eq!(offer.price, 0.0);
     }

@@ -26,9 +26,7 @@ use dstack_core::api::jobs::{JobProvisioningData, SshConnectionParams};
 use dstack_core::backend::BackendType;
 use dstack_core::configuration::fleet::Blocks;
 use dstack_core::env::EnvValue;
-use dstack_core::offers::{
-    InstanceAvailability, InstanceOfferWithAvailability, InstanceRuntime, InstanceType,
-};
+use dstack_core::offers::{InstanceOfferWithAvailability, InstanceType};
 use dstack_core::resources::CpuArch;
 use serde::{Deserialize, Serialize};
 
@@ -482,16 +480,5 @@ fn job_provisioning_data(
 }
 
 fn offer(instance_type: &InstanceType, total_blocks: u32) -> InstanceOfferWithAvailability {
-    InstanceOfferWithAvailability {
-        backend: BackendType::Remote,
-        instance: instance_type.clone(),
-        region: REGION.to_owned(),
-        price: 0.0,
-        backend_data: serde_json::Map::new(),
-        availability: InstanceAvailability::Available,
-        availability_zones: None,
-        instance_runtime: InstanceRuntime::Shim,
-        blocks: 1,
-        total_blocks,
-    }
+    InstanceOfferWithAvailability::remote(instance_type.clone(), REGION, total_blocks)
 }

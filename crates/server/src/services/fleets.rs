@@ -18,8 +18,7 @@ use dstack_core::configuration::profile::SpotPolicy;
 use dstack_core::configuration::ssh::SshHost;
 use dstack_core::fleet_specs::{self, check_can_update, host_changes, without_keys};
 use dstack_core::offers::{
-    Disk, InstanceAvailability, InstanceOfferWithAvailability, InstanceRuntime, InstanceType,
-    Requirements, Resources,
+    Disk, InstanceOfferWithAvailability, InstanceType, Requirements, Resources,
 };
 use dstack_core::status::{FleetStatus, InstanceStatus, InstanceTerminationReason};
 use serde::Serialize;
@@ -447,29 +446,19 @@ fn from_local_slice(
 /// What an SSH host looks like before it is deployed: dstack shows a placeholder type named
 /// `ssh` until the shim reports the real resources.
 fn ssh_placeholder_offer() -> InstanceOfferWithAvailability {
-    InstanceOfferWithAvailability {
-        backend: BackendType::Remote,
-        instance: InstanceType {
-            name: "ssh".to_owned(),
-            resources: Resources {
-                cpus: 2,
-                memory_mib: 8,
-                gpus: Vec::new(),
-                spot: false,
-                disk: Disk::default(),
-                cpu_arch: None,
-                description: String::new(),
-            },
+    let instance = InstanceType {
+        name: "ssh".to_owned(),
+        resources: Resources {
+            cpus: 2,
+            memory_mib: 8,
+            gpus: Vec::new(),
+            spot: false,
+            disk: Disk::default(),
+            cpu_arch: None,
+            description: String::new(),
         },
-        region: "remote".to_owned(),
-        price: 0.0,
-        backend_data: serde_json::Map::new(),
-        availability: InstanceAvailability::Available,
-        availability_zones: None,
-        instance_runtime: InstanceRuntime::Shim,
-        blocks: 1,
-        total_blocks: 1,
-    }
+    };
+    InstanceOfferWithAvailability::remote(instance, "remote", 1)
 }
 
 fn ssh_instance(

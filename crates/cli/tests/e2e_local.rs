@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Server, dstack, run_json, setup_path};
+use support::{Server, dstack, run_json, setup_path, write_task};
 
 /// How long a test waits for a run to reach a status.
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
@@ -17,17 +17,8 @@ const RUN_DEADLINE: Duration = Duration::from_secs(120);
 /// one CPU and `memory` of memory.
 fn task(home: &Path, name: &str, memory: &str, commands: &[&str], extra: &str) -> PathBuf {
     let image = setup_path("DSTACK_TEST_DEBIAN_IMAGE");
-    let commands: String = commands
-        .iter()
-        .map(|command| format!("  - {}\n", serde_json::to_string(command).unwrap()))
-        .collect();
-    let path = home.join(format!("{name}.dstack.yml"));
-    let yaml = format!(
-        "type: task\nname: {name}\nimage: {image}\ncommands:\n{commands}\
-         resources:\n  cpu: 1\n  memory: {memory}\n{extra}"
-    );
-    std::fs::write(&path, yaml).expect("write the configuration");
-    path
+    let fields = format!("image: {image}\nresources:\n  cpu: 1\n  memory: {memory}\n{extra}");
+    write_task(home, name, &fields, commands)
 }
 
 /// Polls the run until `done` holds, failing after [`RUN_DEADLINE`].

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use host::{ClientKey, TestHost, generate_key};
 use serde_json::Value;
-use support::{Server, dstack, run_json};
+use support::{Server, dstack, run_json, write_task};
 
 /// How long provisioning a fleet and running a short task may take: the debug agents are
 /// large uploads.
@@ -89,17 +89,10 @@ fn wait_for_idle_instances(home: &Path, name: &str, count: usize) -> Vec<Value> 
 /// A task configuration pinned to `fleet`, running `commands` on `nodes` nodes with small
 /// resources and no image.
 fn task(home: &Path, name: &str, fleet: &str, nodes: u32, commands: &[&str]) -> PathBuf {
-    let commands: String = commands
-        .iter()
-        .map(|command| format!("  - {}\n", serde_json::to_string(command).unwrap()))
-        .collect();
-    let path = home.join(format!("{name}.dstack.yml"));
-    let yaml = format!(
-        "type: task\nname: {name}\nnodes: {nodes}\nfleets: [{fleet}]\ncommands:\n{commands}\
-         resources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n"
+    let fields = format!(
+        "nodes: {nodes}\nfleets: [{fleet}]\nresources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n"
     );
-    std::fs::write(&path, yaml).expect("write the task configuration");
-    path
+    write_task(home, name, &fields, commands)
 }
 
 /// Waits until the run's status is one of `statuses`, and returns the run.

@@ -249,3 +249,21 @@ pub fn row<'a>(table: &'a str, name: &str) -> Option<&'a str> {
         .lines()
         .find(|line| line.split_whitespace().next() == Some(name))
 }
+
+/// Writes `<name>.dstack.yml` in `home`: a task with `fields` (YAML lines, each ending in a
+/// newline) and `commands`.
+pub fn write_task(home: &Path, name: &str, fields: &str, commands: &[&str]) -> std::path::PathBuf {
+    let commands: String = commands
+        .iter()
+        .map(|command| {
+            format!(
+                "  - {}\n",
+                serde_json::to_string(command).expect("a string")
+            )
+        })
+        .collect();
+    let path = home.join(format!("{name}.dstack.yml"));
+    let yaml = format!("type: task\nname: {name}\n{fields}commands:\n{commands}");
+    std::fs::write(&path, yaml).expect("write the configuration");
+    path
+}

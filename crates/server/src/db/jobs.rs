@@ -89,7 +89,7 @@ const JSON_COLUMNS: &[(&str, Kind)] = &[
 /// The SQL of the JSON array of every submission of the run whose id is `run_id` (an SQL
 /// expression), ordered by replica, job and attempt; each element reads as a [`StoredJob`].
 pub(super) fn json_array_of_run(engine: Engine, run_id: &str) -> String {
-    let item = json_text::object(engine, "j", JSON_COLUMNS, &[]);
+    let item = json_text::object(engine, "j", JSON_COLUMNS);
     let array = json_text::array(engine, &item, "j.replica_num, j.job_num, j.submission_num");
     format!("(SELECT {array} FROM jobs j WHERE j.run_id = {run_id})")
 }

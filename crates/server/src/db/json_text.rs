@@ -1,6 +1,6 @@
-//! JSON text assembled in SQL, written once for both engines. A page of runs comes back as
-//! one value instead of one row per run and per job, which SQLite's driver would otherwise
-//! hand across threads one at a time. Stored JSON columns are spliced in as they are.
+//! JSON text assembled in SQL, written once for both engines: a run's submissions come back
+//! as one value of the run's row instead of one row each, which SQLite's driver would hand
+//! across threads one at a time. Stored JSON columns are spliced in as they are.
 
 use std::borrow::Cow;
 
@@ -21,26 +21,15 @@ pub enum Kind {
 }
 
 /// The SQL of a JSON object with one member per `(column, kind)` of the row aliased `alias`,
-/// named as the column, then one per `(key, expression)` of `json_members`, whose
-/// expressions are JSON text.
-pub fn object(
-    engine: Engine,
-    alias: &str,
-    columns: &[(&str, Kind)],
-    json_members: &[(&str, &str)],
-) -> String {
+/// named as the column.
+pub fn object(engine: Engine, alias: &str, columns: &[(&str, Kind)]) -> String {
     let members: Vec<String> = columns
         .iter()
-        .map(|(column, kind)| (*column, value(engine, &format!("{alias}.{column}"), *kind)))
-        .chain(
-            json_members
-                .iter()
-                .map(|(key, json)| (*key, (*json).to_owned())),
-        )
         .enumerate()
-        .map(|(n, (key, value))| {
+        .map(|(n, (column, kind))| {
             let separator = if n == 0 { '{' } else { ',' };
-            format!("'{separator}\"{key}\":', {value}")
+            let value = value(engine, &format!("{alias}.{column}"), *kind);
+            format!("'{separator}\"{column}\":', {value}")
         })
         .collect();
     // One `concat` call builds the text once; a chain of `||` would copy it per member.

@@ -20,7 +20,8 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `dstack server --port 0` over SQLite in a fresh HOME and waits until it listens.
+    /// Starts `dstack server --port 0` over SQLite in a fresh HOME, with background processing
+    /// off, and waits until it listens.
     pub fn start(dstack: &Path) -> anyhow::Result<Self> {
         let home = tempfile::tempdir()?;
         let mut server = Self::start_at(dstack, home.path(), &[])?;
@@ -37,6 +38,9 @@ impl ServerProcess {
             .envs(envs.iter().copied())
             .env("DSTACK_SERVER_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "warn")
+            // An API-only server: no pipeline schedules the seeded active runs meanwhile, so
+            // every run keeps the status the seed left it in.
+            .env("DSTACK_SERVER_BACKGROUND_PROCESSING_DISABLED", "1")
             .env_remove("DSTACK_DATABASE_URL")
             .env_remove("DSTACK_SERVER_DIR")
             .stdout(Stdio::piped())

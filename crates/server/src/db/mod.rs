@@ -23,6 +23,7 @@ pub mod fleets;
 pub mod gateways;
 pub mod instances;
 pub mod jobs;
+pub mod json_text;
 pub mod logs;
 pub mod members;
 pub mod metrics;
@@ -298,17 +299,27 @@ impl CreatedAtCursor {
     /// The same over another time column of the table, e.g. runs' `submitted_at`.
     pub fn sql_on(&self, alias: &str, column: &str, first: usize) -> String {
         let (at, id, limit) = (first, first + 1, first + 2);
-        let (after, id_after, order) = if self.ascending {
-            (">", "<", "ASC")
+        let (after, id_after) = if self.ascending {
+            (">", "<")
         } else {
-            ("<", ">", "DESC")
+            ("<", ">")
         };
-        let id_order = if self.ascending { "DESC" } else { "ASC" };
         format!(
             " AND (${at} IS NULL OR {alias}.{column} {after} ${at} OR \
              ({alias}.{column} = ${at} AND ${id} IS NOT NULL AND {alias}.id {id_after} ${id})) \
-             ORDER BY {alias}.{column} {order}, {alias}.id {id_order} LIMIT ${limit}"
+             ORDER BY {} LIMIT ${limit}",
+            self.order_on(alias, column)
         )
+    }
+
+    /// The page's order over `column` then id, without `ORDER BY`.
+    pub fn order_on(&self, alias: &str, column: &str) -> String {
+        let (order, id_order) = if self.ascending {
+            ("ASC", "DESC")
+        } else {
+            ("DESC", "ASC")
+        };
+        format!("{alias}.{column} {order}, {alias}.id {id_order}")
     }
 }
 

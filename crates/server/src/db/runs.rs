@@ -10,7 +10,8 @@ use dstack_core::status::{RunStatus, RunTerminationReason};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-use super::{CreatedAtCursor, DbError, parse_id};
+use super::jobs::{self, JobRow};
+use super::{CreatedAtCursor, DbError, Engine, parse_id};
 
 /// A run as stored.
 #[derive(Debug, Clone)]
@@ -221,15 +222,25 @@ const FILTER: &str = "p.deleted = 0 AND ($1 IS NULL OR EXISTS \
     AND ($4 IS NULL OR r.user_id = $4) \
     AND ($5 = 0 OR r.status NOT IN ('terminated', 'failed', 'done'))";
 
-/// One page of runs, deleted ones included (as dstack lists them).
-pub async fn list_page<'e>(
+/// One page of runs, deleted ones included (as dstack lists them), each with every
+/// submission (none unless `with_jobs`), read in one statement: a run's submissions come as
+/// one JSON column, so the driver hands over one row per run. A run whose submissions do not
+/// decode comes with the error instead.
+pub async fn list_page_with_jobs<'e>(
     db: impl Executor<'e, Database = Any>,
+    engine: Engine,
     filter: &RunFilter,
     cursor: &CreatedAtCursor,
-) -> Result<Vec<RunRow>, DbError> {
+    with_jobs: bool,
+) -> Result<Vec<(RunRow, Result<Vec<JobRow>, DbError>)>, DbError> {
+    let jobs = match with_jobs {
+        true => jobs::json_array_of_run(engine, "pr.id"),
+        false => "'[]'".to_owned(),
+    };
     let sql = format!(
-        "{SELECT} WHERE {FILTER}{}",
-        cursor.sql_on("r", "submitted_at", 6)
+        "SELECT pr.*, {jobs} AS jobs FROM ({SELECT} WHERE {FILTER}{}) pr ORDER BY {}",
+        cursor.sql_on("r", "submitted_at", 6),
+        cursor.order_on("pr", "submitted_at")
     );
     let rows = sqlx::query(&sql)
         .bind(&filter.member_id)
@@ -242,7 +253,12 @@ pub async fn list_page<'e>(
         .bind(cursor.limit)
         .fetch_all(db)
         .await?;
-    rows.iter().map(from_row).collect()
+    rows.iter()
+        .map(|row| {
+            let jobs: String = row.try_get("jobs")?;
+            Ok((from_row(row)?, jobs::parse_json_array(&jobs)))
+        })
+        .collect()
 }
 
 /// Soft-deletes the project's live, finished run with this name, if any.

@@ -21,8 +21,6 @@ pub mod schedule;
 pub mod spec;
 pub mod view;
 
-use std::collections::HashMap;
-
 use chrono::Utc;
 use dstack_core::api::common::{ApplyAction, Uuid4};
 use dstack_core::api::jobs::JobSpec;
@@ -42,7 +40,7 @@ use super::projects::{self, ProjectAccess};
 use super::users::Caller;
 use super::{ServiceError, names, offers};
 use crate::backends::local::LocalBackend;
-use crate::db::jobs::{self as job_rows, JobEnd, JobRow, NewJob};
+use crate::db::jobs::{self as job_rows, JobEnd, NewJob};
 use crate::db::runs::{self as run_rows, NewRun, RunFilter, RunRow};
 use crate::db::{CreatedAtCursor, Database, DbError, repos as repo_rows, to_micros, users};
 use crate::server_config::DefaultPermissions;
@@ -160,24 +158,16 @@ pub async fn list(
         limit: i64::from(request.limit.0),
         ascending: request.ascending,
     };
-    let rows = run_rows::list_page(pool, &filter, &cursor).await?;
-    let ids: Vec<Uuid4> = rows.iter().map(|row| row.id).collect();
-    let jobs = match request.include_jobs {
-        true => job_rows::list_for_runs(pool, &ids).await?,
-        false => Vec::new(),
-    };
     let shown = JobsShown {
         include: request.include_jobs,
         submissions: usize::try_from(submissions).ok(),
     };
-    let mut jobs_of_run: HashMap<Uuid4, Vec<JobRow>> = HashMap::new();
-    for job in jobs {
-        jobs_of_run.entry(job.run_id).or_default().push(job);
-    }
-    let mut runs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let own = jobs_of_run.remove(&row.id).unwrap_or_default();
-        match to_run(row, own, shown) {
+    let page =
+        run_rows::list_page_with_jobs(pool, db.engine(), &filter, &cursor, request.include_jobs)
+            .await?;
+    let mut runs = Vec::with_capacity(page.len());
+    for (row, jobs) in page {
+        match jobs.and_then(|jobs| to_run(&row, jobs, shown)) {
             Ok(run) => runs.push(run),
             // A run whose stored spec does not parse is left out, as dstack does.
             Err(DbError::Corrupt { column, .. }) => {

@@ -5,6 +5,7 @@ use comfy_table::{Cell, Table};
 use dstack_core::api::jobs::{Job, JobSubmission};
 use dstack_core::api::runs::Run;
 
+use super::offers_table::backend_place;
 use crate::output::{format_price, grey, pretty_date, table};
 
 /// How dates are shown.
@@ -117,7 +118,7 @@ fn row(
 ) -> Vec<Cell> {
     let provisioning = submission.and_then(|s| s.job_provisioning_data.as_ref());
     let backend = provisioning
-        .map(|p| format!("{} ({})", p.backend, p.region))
+        .map(|p| backend_place(p.backend.as_str(), &p.region))
         .unwrap_or_default();
     let price = provisioning.map_or_else(
         || "-".to_owned(),

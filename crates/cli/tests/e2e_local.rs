@@ -391,3 +391,49 @@ fn a_scheduled_task_waits_for_its_time_runs_and_waits_again() {
     let run = wait_for(home.path(), "nightly", "stopped", finished);
     assert_eq!(status(&run), "terminated", "{run}");
 }
+
+#[test]
+fn an_auto_created_fleet_goes_away_once_idle_past_its_idle_duration() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let config = task(
+        home.path(),
+        "brief",
+        "1GB",
+        &["echo hi"],
+        "idle_duration: 0s\n",
+    );
+    dstack(
+        home.path(),
+        &["apply", "-f", config.to_str().unwrap(), "-y"],
+        &[],
+    )
+    .ok();
+    let run = wait_for(home.path(), "brief", "done", finished);
+    let fleet = run["fleet"]["name"].as_str().expect("a fleet").to_owned();
+    let deadline = Instant::now() + RUN_DEADLINE;
+    loop {
+        let listing = dstack(home.path(), &["fleet"], &[]).ok();
+        if support::row(&listing, &fleet).is_none() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{fleet} outlived its idle duration: {listing}"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        std::process::Command::new("pgrep")
+            .args([
+                "-f",
+                "--",
+                &format!("--shim-home {}/", home.path().display())
+            ])
+            .output()
+            .expect("pgrep")
+            .stdout
+            .is_empty(),
+        "the slice's shim was stopped with its instance"
+    );
+}

@@ -155,6 +155,89 @@ fn failures_end_with_their_reasons() {
 }
 
 #[test]
+fn limits_end_runs_with_their_reasons() {
+    let home = tempfile::tempdir().expect("home");
+    let _server = Server::start_scheduling(home.path());
+    let too_long = task(
+        home.path(),
+        "too-long",
+        "1GB",
+        &["sleep 600"],
+        "max_duration: 3s\n",
+    );
+    let too_big = task(home.path(), "too-big", "100000GB", &["echo never"], "");
+    for config in [&too_long, &too_big] {
+        let applied = dstack(
+            home.path(),
+            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+            &[],
+        );
+        assert!(applied.status.success(), "{applied}");
+    }
+    let run = wait_for(home.path(), "too-long", "finished", finished);
+    assert_eq!(
+        last_submission(&run)["termination_reason"],
+        "max_duration_exceeded",
+        "{run}"
+    );
+    // dstack's rule: a job ended by its limit fails the run.
+    assert_eq!(status(&run), "failed", "{run}");
+    let run = wait_for(home.path(), "too-big", "finished", finished);
+    assert_eq!(status(&run), "failed", "{run}");
+    let job = last_submission(&run);
+    assert_eq!(
+        job["termination_reason"],
+        "failed_to_start_due_to_no_capacity"
+    );
+    assert!(
+        job["termination_reason_message"]
+            .as_str()
+            .is_some_and(|message| message.contains("the host has")),
+        "the message says what the host has: {job}"
+    );
+}
+
+#[test]
+fn without_docker_jobs_run_as_host_processes_and_images_are_refused() {
+    let home = tempfile::tempdir().expect("home");
+    let no_docker = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];
+    let _server = Server::start_scheduling_with(home.path(), &no_docker);
+    let on_host = write_task(
+        home.path(),
+        "on-host",
+        "resources:\n  cpu: 1\n  memory: 1GB\n",
+        &["echo running on the host in $(pwd)"],
+    );
+    let with_image = task(home.path(), "with-image", "1GB", &["echo never"], "");
+    for config in [&on_host, &with_image] {
+        let applied = dstack(
+            home.path(),
+            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
+            &[],
+        );
+        assert!(applied.status.success(), "{applied}");
+    }
+    let run = wait_for(home.path(), "on-host", "finished", finished);
+    assert_eq!(status(&run), "done", "{run}");
+    let logs = dstack(home.path(), &["logs", "on-host"], &[]).ok();
+    assert!(
+        logs.contains("running on the host in ")
+            && logs.contains(&home.path().display().to_string()),
+        "the job ran in its task directory under the server's state: {logs}"
+    );
+    let run = wait_for(home.path(), "with-image", "finished", finished);
+    assert_eq!(status(&run), "failed", "{run}");
+    let job = last_submission(&run);
+    assert_eq!(job["termination_reason"], "creating_container_error");
+    assert!(
+        job["termination_reason_message"]
+            .as_str()
+            .is_some_and(|message| message.contains("needs Docker")),
+        "{job}"
+    );
+}
+
+#[test]
 fn a_stopped_task_is_terminated_within_its_stop_duration() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server::start_scheduling(home.path());

@@ -42,7 +42,13 @@ impl Server {
     /// Starts our server with its pipelines and the local backend, whose slices run the
     /// workspace's shim (`DSTACK_TEST_SHIM`) and static runner (`DSTACK_TEST_STATIC_RUNNER`).
     pub fn start_scheduling(home: &Path) -> Self {
+        Self::start_scheduling_with(home, &[])
+    }
+
+    /// [`Server::start_scheduling`] with more variables for the server (and its shims).
+    pub fn start_scheduling_with(home: &Path, envs: &[(&str, &str)]) -> Self {
         let mut command = Self::ours(home);
+        command.envs(envs.iter().copied());
         // `-y`: a restarted server points `main` in config.yml at its new port.
         command
             .arg("-y")

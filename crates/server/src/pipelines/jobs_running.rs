@@ -375,6 +375,11 @@ impl RunningJobs {
             }
             spec["commands"] = json!(job_specs::without_venv_prelude(&typed.commands));
         }
+        // dstack's runner gets no stop_duration (it bounds volume detaching on the server) and
+        // gives stopped jobs its fixed grace period; ours would wait the whole 5 minutes.
+        if let Some(fields) = spec.as_object_mut() {
+            fields.remove("stop_duration");
+        }
         let run_spec: serde_json::Value = parse_stored(&run.run_spec).map_err(|e| e.to_string())?;
         let ips = self.cluster_ips(job).await.map_err(|e| e.to_string())?;
         let body = json!({

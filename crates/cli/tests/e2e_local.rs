@@ -351,6 +351,18 @@ fn runs_of_one_name_needing_different_slices_get_fleets_of_their_own() {
     for name in &names {
         assert!(support::row(&listing, name).is_some(), "{listing}");
     }
+    let listed: Value =
+        serde_json::from_str(&dstack(home.path(), &["fleet", "--json"], &[]).ok()).expect("json");
+    let mut listed: Vec<&str> = listed["fleets"]
+        .as_array()
+        .expect("fleets")
+        .iter()
+        .filter_map(|fleet| fleet["name"].as_str())
+        .collect();
+    listed.sort_unstable();
+    let mut expected: Vec<&str> = names.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(listed, expected, "dstack fleet --json lists both");
     dstack(home.path(), &["fleet", "delete", &names[0], "-y"], &[]).ok();
     let deadline = Instant::now() + RUN_DEADLINE;
     loop {

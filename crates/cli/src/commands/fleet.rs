@@ -13,7 +13,8 @@ use dstack_core::configuration::fleet::FleetConfiguration;
 use super::{ProjectArg, block_on, exiting};
 use crate::api::ApiError;
 use crate::output::{
-    Answer, confirm, format_price, grey, pretty_date, print_json_pretty, print_table, table,
+    Answer, confirm, format_price, grey, pretty_date, print_json, print_json_pretty, print_table,
+    table,
 };
 
 #[derive(Debug, Args)]
@@ -31,6 +32,16 @@ struct ListArgs {
     /// Show more columns.
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Print the fleets as JSON, for scripts.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `dstack fleet --json`.
+#[derive(serde::Serialize)]
+struct FleetsJson<'a> {
+    project: &'a str,
+    fleets: &'a [Fleet],
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,7 +78,14 @@ pub fn run(args: FleetArgs) -> anyhow::Result<ExitCode> {
     match args.action.unwrap_or(FleetAction::List(args.list)) {
         FleetAction::List(list) => {
             let fleets = block_on(client.list_fleets())??;
-            print_table(&fleets_table(&fleets, list.verbose));
+            if list.json {
+                print_json(&FleetsJson {
+                    project: client.project(),
+                    fleets: &fleets,
+                });
+            } else {
+                print_table(&fleets_table(&fleets, list.verbose));
+            }
         }
         FleetAction::Get { name, id, json: _ } => {
             let fleet = match (id, name) {

@@ -21,6 +21,22 @@ fn task(home: &Path, name: &str, memory: &str, commands: &[&str], extra: &str) -
     write_task(home, name, &fields, commands)
 }
 
+/// `dstack apply -f <config> -y -d`, which must succeed.
+fn apply_detached(home: &Path, config: &Path) {
+    let applied = dstack(
+        home,
+        &[
+            "apply",
+            "-f",
+            config.to_str().expect("a UTF-8 path"),
+            "-y",
+            "-d",
+        ],
+        &[],
+    );
+    assert!(applied.status.success(), "{applied}");
+}
+
 /// Polls the run until `done` holds, failing after [`RUN_DEADLINE`].
 fn wait_for(home: &Path, name: &str, what: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + RUN_DEADLINE;
@@ -125,12 +141,7 @@ fn failures_end_with_their_reasons() {
         "user: nobody-here\n",
     );
     for config in [&exit3, &no_user] {
-        let applied = dstack(
-            home.path(),
-            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-            &[],
-        );
-        assert!(applied.status.success(), "{applied}");
+        apply_detached(home.path(), config);
     }
     let run = wait_for(home.path(), "exit-three", "finished", finished);
     assert_eq!(status(&run), "failed", "{run}");
@@ -167,12 +178,7 @@ fn limits_end_runs_with_their_reasons() {
     );
     let too_big = task(home.path(), "too-big", "100000GB", &["echo never"], "");
     for config in [&too_long, &too_big] {
-        let applied = dstack(
-            home.path(),
-            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-            &[],
-        );
-        assert!(applied.status.success(), "{applied}");
+        apply_detached(home.path(), config);
     }
     let run = wait_for(home.path(), "too-long", "finished", finished);
     assert_eq!(
@@ -210,12 +216,7 @@ fn without_docker_jobs_run_as_host_processes_and_images_are_refused() {
     );
     let with_image = task(home.path(), "with-image", "1GB", &["echo never"], "");
     for config in [&on_host, &with_image] {
-        let applied = dstack(
-            home.path(),
-            &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-            &[],
-        );
-        assert!(applied.status.success(), "{applied}");
+        apply_detached(home.path(), config);
     }
     let run = wait_for(home.path(), "on-host", "finished", finished);
     assert_eq!(status(&run), "done", "{run}");
@@ -242,12 +243,7 @@ fn a_stopped_task_is_terminated_within_its_stop_duration() {
     let home = tempfile::tempdir().expect("home");
     let _server = Server::start_scheduling(home.path());
     let config = task(home.path(), "sleeper", "1GB", &["sleep 600"], "");
-    let applied = dstack(
-        home.path(),
-        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-        &[],
-    );
-    assert!(applied.status.success(), "{applied}");
+    apply_detached(home.path(), &config);
     wait_for(home.path(), "sleeper", "running", |run| {
         status(run) == "running"
     });
@@ -280,12 +276,7 @@ fn a_failed_task_is_retried_and_then_succeeds() {
         &["if [ -f /shared/tried ]; then echo second try; else touch /shared/tried; exit 1; fi"],
         &mount,
     );
-    let applied = dstack(
-        home.path(),
-        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-        &[],
-    );
-    assert!(applied.status.success(), "{applied}");
+    apply_detached(home.path(), &config);
     let run = wait_for(home.path(), "flaky", "finished", finished);
     assert_eq!(status(&run), "done", "{run}");
     let job = last_submission(&run);
@@ -304,12 +295,7 @@ fn a_job_outlives_a_server_restart_with_complete_logs() {
         &["for i in $(seq 1 10); do echo tick $i; sleep 1; done"],
         "",
     );
-    let applied = dstack(
-        home.path(),
-        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-        &[],
-    );
-    assert!(applied.status.success(), "{applied}");
+    apply_detached(home.path(), &config);
     wait_for(home.path(), "steady", "running", |run| {
         status(run) == "running"
     });
@@ -448,12 +434,7 @@ fn a_scheduled_task_waits_for_its_time_runs_and_waits_again() {
         &["echo scheduled"],
         "schedule:\n  cron: \"* * * * *\"\n",
     );
-    let applied = dstack(
-        home.path(),
-        &["apply", "-f", config.to_str().unwrap(), "-y", "-d"],
-        &[],
-    );
-    assert!(applied.status.success(), "{applied}");
+    apply_detached(home.path(), &config);
     let run = run_json(home.path(), "nightly").expect("the run");
     assert_eq!(
         status(&run),

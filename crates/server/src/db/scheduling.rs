@@ -7,7 +7,6 @@ use sqlx::{Any, Executor, Row};
 use uuid::Uuid;
 
 use super::DbError;
-use super::instances::InstanceRow;
 
 /// Where a job's pass moves it.
 #[derive(Debug, Clone, Copy)]
@@ -142,14 +141,6 @@ pub async fn job_cursor<'e>(
         runner_timestamp: row.try_get("runner_timestamp")?,
         disconnected_at: row.try_get("disconnected_at")?,
     })
-}
-
-/// An instance by id, whatever its project.
-pub async fn find_instance<'e>(
-    db: impl Executor<'e, Database = Any>,
-    id: &str,
-) -> Result<Option<InstanceRow>, DbError> {
-    super::instances::find_any(db, id).await
 }
 
 /// Takes one block of a live instance that has one free; false when none is left.

@@ -17,7 +17,7 @@ use super::hints::Kind;
 use super::lease::{self, Claimed, Table};
 use super::worker::Reconciler;
 use crate::connect::provision::{HostLayout, HostToProvision, provision_host};
-use crate::db::instances::InstanceRow;
+use crate::db::instances::{self as instance_rows, InstanceRow};
 use crate::db::projects as project_rows;
 use crate::db::scheduling::{self, Provisioned};
 use crate::db::to_micros;
@@ -86,7 +86,7 @@ enum Next {
 impl Instances {
     async fn advance(&self, claimed: Claimed) -> Result<(), ServiceError> {
         let db = &self.0.db;
-        let Some(instance) = scheduling::find_instance(db.pool(), &claimed.id.to_string()).await?
+        let Some(instance) = instance_rows::find_any(db.pool(), &claimed.id.to_string()).await?
         else {
             lease::finish(db.pool(), &TABLE, claimed).await?;
             return Ok(());

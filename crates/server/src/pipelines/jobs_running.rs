@@ -27,7 +27,7 @@ use super::hints::Kind;
 use super::jobs::{self, load, parse_stored, release};
 use super::lease::{self, Claimed, Table};
 use super::worker::Reconciler;
-use crate::db::instances::InstanceRow;
+use crate::db::instances::{self as instance_rows, InstanceRow};
 use crate::db::jobs::JobRow;
 use crate::db::logs::{self as log_rows, LogProducer};
 use crate::db::runs::RunRow;
@@ -104,7 +104,7 @@ impl RunningJobs {
             return release(db, &TABLE, claimed).await;
         };
         let instance = match &job.instance_id {
-            Some(id) => scheduling::find_instance(db.pool(), id).await?,
+            Some(id) => instance_rows::find_any(db.pool(), id).await?,
             None => None,
         };
         let next = match (job.status, instance) {
@@ -218,7 +218,7 @@ impl RunningJobs {
         }
         let spec: JobSpec = parse_stored(&job.job_spec)?;
         let run_spec: serde_json::Value = parse_stored(&run.run_spec)?;
-        if !self.replica_provisioned(job).await? {
+        if !self.replica_provisioned(job, &spec).await? {
             return Ok(timed_out(waited).unwrap_or(Next::Wait));
         }
         let runtime = runtime_of(instance);
@@ -259,8 +259,11 @@ impl RunningJobs {
 
     /// Whether every job of the replica has an instance with provisioning data (multi-node
     /// jobs start together).
-    async fn replica_provisioned(&self, job: &JobRow) -> Result<bool, ServiceError> {
-        let spec: JobSpec = parse_stored(&job.job_spec)?;
+    async fn replica_provisioned(
+        &self,
+        job: &JobRow,
+        spec: &JobSpec,
+    ) -> Result<bool, ServiceError> {
         if spec.jobs_per_replica <= 1 {
             return Ok(true);
         }
@@ -278,7 +281,7 @@ impl RunningJobs {
         let mut ips = Vec::new();
         for row in latest.values() {
             let Some(id) = &row.instance_id else { break };
-            let Some(instance) = scheduling::find_instance(db.pool(), id).await? else {
+            let Some(instance) = instance_rows::find_any(db.pool(), id).await? else {
                 break;
             };
             let Some(ip) = instance_ip(&instance) else {

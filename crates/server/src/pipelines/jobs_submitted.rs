@@ -131,7 +131,7 @@ impl SubmittedJobs {
                         "waiting for the master job to get an instance".to_owned(),
                     ));
                 };
-                scheduling::find_instance(db.pool(), instance_id)
+                instance_rows::find_any(db.pool(), instance_id)
                     .await?
                     .map(|instance| instance.fleet_id)
             }

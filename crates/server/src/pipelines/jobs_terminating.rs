@@ -13,6 +13,7 @@ use super::hints::Kind;
 use super::jobs::{self, load, release};
 use super::lease::{self, Claimed, Table};
 use super::worker::Reconciler;
+use crate::db::instances as instance_rows;
 use crate::db::jobs::JobRow;
 use crate::db::{scheduling, to_micros};
 use crate::services::ServiceError;
@@ -77,7 +78,7 @@ impl TerminatingJobs {
         instance_id: &str,
         reason: JobTerminationReason,
     ) -> Result<(), ServiceError> {
-        let Some(instance) = scheduling::find_instance(self.0.db.pool(), instance_id).await? else {
+        let Some(instance) = instance_rows::find_any(self.0.db.pool(), instance_id).await? else {
             return Ok(());
         };
         let Ok(shim) = self.0.shim(&instance) else {

@@ -1,16 +1,12 @@
 //! The `jobs` table: one row per job submission; a job's rows are its history.
 
-use std::borrow::Cow;
-
 use dstack_core::api::common::Uuid4;
 use dstack_core::status::{JobStatus, JobTerminationReason};
-use serde::Deserialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
-use super::json_text::{self, Kind};
 use super::runs::parse_enum;
-use super::{DbError, Engine, parse_id};
+use super::{DbError, parse_id};
 
 /// A job submission as stored.
 #[derive(Debug, Clone)]
@@ -57,150 +53,59 @@ pub struct JobRow {
     pub inactivity_secs: Option<i64>,
 }
 
-const SELECT: &str = "SELECT id, run_id, job_name, job_num, replica_num, submission_num, deployment_num, \
-    submitted_at, last_processed_at, finished_at, status, termination_reason, \
-    termination_reason_message, exit_status, error, job_spec, instance_id, \
-    job_provisioning_data, job_runtime_data, inactivity_secs FROM jobs";
-
-/// The columns of [`SELECT`] as JSON members of a [`StoredJob`].
-const JSON_COLUMNS: &[(&str, Kind)] = &[
-    ("id", Kind::Text),
-    ("run_id", Kind::Text),
-    ("job_name", Kind::Text),
-    ("job_num", Kind::Int),
-    ("replica_num", Kind::Int),
-    ("submission_num", Kind::Int),
-    ("deployment_num", Kind::Int),
-    ("submitted_at", Kind::Int),
-    ("last_processed_at", Kind::Int),
-    ("finished_at", Kind::Int),
-    ("status", Kind::Text),
-    ("termination_reason", Kind::Text),
-    ("termination_reason_message", Kind::Text),
-    ("exit_status", Kind::Int),
-    ("error", Kind::Text),
-    ("job_spec", Kind::Json),
-    ("instance_id", Kind::Text),
-    ("job_provisioning_data", Kind::Json),
-    ("job_runtime_data", Kind::Json),
-    ("inactivity_secs", Kind::Int),
-];
-
-/// The SQL of the JSON array of every submission of the run whose id is `run_id` (an SQL
-/// expression), ordered by replica, job and attempt; each element reads as a [`StoredJob`].
-pub(super) fn json_array_of_run(engine: Engine, run_id: &str) -> String {
-    let item = json_text::object(engine, "j", JSON_COLUMNS);
-    let array = json_text::array(engine, &item, "j.replica_num, j.job_num, j.submission_num");
-    format!("(SELECT {array} FROM jobs j WHERE j.run_id = {run_id})")
+/// The stored columns, in the order [`from_row_at`] reads them, named apart from a joined
+/// run's columns.
+macro_rules! columns {
+    () => {
+        "j.id AS j_id, j.run_id AS j_run_id, j.job_name AS j_job_name, j.job_num AS j_job_num, j.replica_num AS j_replica_num, j.submission_num AS j_submission_num, \
+         j.deployment_num AS j_deployment_num, j.submitted_at AS j_submitted_at, j.last_processed_at AS j_last_processed_at, j.finished_at AS j_finished_at, j.status AS j_status, \
+         j.termination_reason AS j_termination_reason, j.termination_reason_message AS j_termination_reason_message, j.exit_status AS j_exit_status, j.error AS j_error, j.job_spec AS j_job_spec, \
+         j.instance_id AS j_instance_id, j.job_provisioning_data AS j_job_provisioning_data, j.job_runtime_data AS j_job_runtime_data, j.inactivity_secs AS j_inactivity_secs"
+    };
 }
 
-/// The submissions of a JSON array built by [`json_array_of_run`].
-pub(super) fn parse_json_array(text: &str) -> Result<Vec<JobRow>, DbError> {
-    let stored: Vec<StoredJob<'_>> = serde_json::from_str(text).map_err(|_| DbError::Corrupt {
-        column: "jobs.job_spec",
-        value: text.chars().take(200).collect(),
-    })?;
-    stored.into_iter().map(StoredJob::into_row).collect()
-}
+/// The columns of a submission, over the table aliased `j`, for a join to select.
+pub(super) const COLUMNS: &str = columns!();
 
-/// A submission as read, before its ids and statuses are parsed: from a row, or borrowed
-/// from a JSON array built by [`json_array_of_run`].
-#[derive(Debug, Deserialize)]
-struct StoredJob<'a> {
-    #[serde(borrow)]
-    id: Cow<'a, str>,
-    #[serde(borrow)]
-    run_id: Cow<'a, str>,
-    #[serde(borrow)]
-    job_name: Cow<'a, str>,
-    job_num: i64,
-    replica_num: i64,
-    submission_num: i64,
-    deployment_num: i64,
-    submitted_at: i64,
-    last_processed_at: i64,
-    finished_at: Option<i64>,
-    #[serde(borrow)]
-    status: Cow<'a, str>,
-    #[serde(borrow)]
-    termination_reason: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    termination_reason_message: Option<Cow<'a, str>>,
-    exit_status: Option<i64>,
-    #[serde(borrow)]
-    error: Option<Cow<'a, str>>,
-    #[serde(borrow, deserialize_with = "json_text::raw_text")]
-    job_spec: Cow<'a, str>,
-    #[serde(borrow)]
-    instance_id: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "json_text::raw_text_opt")]
-    job_provisioning_data: Option<Cow<'a, str>>,
-    #[serde(borrow, default, deserialize_with = "json_text::raw_text_opt")]
-    job_runtime_data: Option<Cow<'a, str>>,
-    inactivity_secs: Option<i64>,
-}
+/// How many columns [`COLUMNS`] names.
+pub(super) const COLUMN_COUNT: usize = 20;
 
-impl StoredJob<'_> {
-    /// The row, with its ids and statuses parsed.
-    fn into_row(self) -> Result<JobRow, DbError> {
-        Ok(JobRow {
-            id: parse_id("jobs.id", &self.id)?,
-            run_id: parse_id("jobs.run_id", &self.run_id)?,
-            job_name: self.job_name.into_owned(),
-            job_num: self.job_num,
-            replica_num: self.replica_num,
-            submission_num: self.submission_num,
-            deployment_num: self.deployment_num,
-            submitted_at: self.submitted_at,
-            last_processed_at: self.last_processed_at,
-            finished_at: self.finished_at,
-            status: parse_enum("jobs.status", &self.status)?,
-            termination_reason: self
-                .termination_reason
-                .map(|text| parse_enum("jobs.termination_reason", &text))
-                .transpose()?,
-            termination_reason_message: self.termination_reason_message.map(Cow::into_owned),
-            exit_status: self.exit_status,
-            error: self.error.map(Cow::into_owned),
-            job_spec: self.job_spec.into_owned(),
-            instance_id: self.instance_id.map(Cow::into_owned),
-            job_provisioning_data: self.job_provisioning_data.map(Cow::into_owned),
-            job_runtime_data: self.job_runtime_data.map(Cow::into_owned),
-            inactivity_secs: self.inactivity_secs,
-        })
-    }
-}
+const SELECT: &str = concat!("SELECT ", columns!(), " FROM jobs j");
 
 fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
-    let text = |column: &str| -> Result<Cow<'static, str>, DbError> {
-        Ok(Cow::Owned(row.try_get::<String, _>(column)?))
-    };
-    let optional = |column: &str| -> Result<Option<Cow<'static, str>>, DbError> {
-        Ok(row.try_get::<Option<String>, _>(column)?.map(Cow::Owned))
-    };
-    StoredJob {
-        id: text("id")?,
-        run_id: text("run_id")?,
-        job_name: text("job_name")?,
-        job_num: row.try_get("job_num")?,
-        replica_num: row.try_get("replica_num")?,
-        submission_num: row.try_get("submission_num")?,
-        deployment_num: row.try_get("deployment_num")?,
-        submitted_at: row.try_get("submitted_at")?,
-        last_processed_at: row.try_get("last_processed_at")?,
-        finished_at: row.try_get("finished_at")?,
-        status: text("status")?,
-        termination_reason: optional("termination_reason")?,
-        termination_reason_message: optional("termination_reason_message")?,
-        exit_status: row.try_get("exit_status")?,
-        error: optional("error")?,
-        job_spec: text("job_spec")?,
-        instance_id: optional("instance_id")?,
-        job_provisioning_data: optional("job_provisioning_data")?,
-        job_runtime_data: optional("job_runtime_data")?,
-        inactivity_secs: row.try_get("inactivity_secs")?,
-    }
-    .into_row()
+    from_row_at(row, 0)
+}
+
+/// The submission whose [`COLUMNS`] start at column `first` of `row`.
+pub(super) fn from_row_at(row: &AnyRow, first: usize) -> Result<JobRow, DbError> {
+    let id: String = row.try_get(first)?;
+    let run_id: String = row.try_get(first + 1)?;
+    let status: String = row.try_get(first + 10)?;
+    let reason: Option<String> = row.try_get(first + 11)?;
+    Ok(JobRow {
+        id: parse_id("jobs.id", &id)?,
+        run_id: parse_id("jobs.run_id", &run_id)?,
+        job_name: row.try_get(first + 2)?,
+        job_num: row.try_get(first + 3)?,
+        replica_num: row.try_get(first + 4)?,
+        submission_num: row.try_get(first + 5)?,
+        deployment_num: row.try_get(first + 6)?,
+        submitted_at: row.try_get(first + 7)?,
+        last_processed_at: row.try_get(first + 8)?,
+        finished_at: row.try_get(first + 9)?,
+        status: parse_enum("jobs.status", &status)?,
+        termination_reason: reason
+            .map(|text| parse_enum("jobs.termination_reason", &text))
+            .transpose()?,
+        termination_reason_message: row.try_get(first + 12)?,
+        exit_status: row.try_get(first + 13)?,
+        error: row.try_get(first + 14)?,
+        job_spec: row.try_get(first + 15)?,
+        instance_id: row.try_get(first + 16)?,
+        job_provisioning_data: row.try_get(first + 17)?,
+        job_runtime_data: row.try_get(first + 18)?,
+        inactivity_secs: row.try_get(first + 19)?,
+    })
 }
 
 /// What a new submission row holds.

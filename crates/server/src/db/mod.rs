@@ -23,7 +23,6 @@ pub mod fleets;
 pub mod gateways;
 pub mod instances;
 pub mod jobs;
-pub mod json_text;
 pub mod logs;
 pub mod members;
 pub mod metrics;

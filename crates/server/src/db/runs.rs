@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::jobs::{self, JobRow};
-use super::{CreatedAtCursor, DbError, Engine, parse_id};
+use super::{CreatedAtCursor, DbError, parse_id};
 
 /// A run as stored.
 #[derive(Debug, Clone)]
@@ -223,25 +223,28 @@ const FILTER: &str = "p.deleted = 0 AND ($1 IS NULL OR EXISTS \
     AND ($5 = 0 OR r.status NOT IN ('terminated', 'failed', 'done'))";
 
 /// One page of runs, deleted ones included (as dstack lists them), each with every
-/// submission (none unless `with_jobs`), read in one statement: a run's submissions come as
-/// one JSON column, so the driver hands over one row per run. A run whose submissions do not
-/// decode comes with the error instead.
+/// submission (none unless `with_jobs`), read in one statement: the page's runs joined with
+/// their submissions, a row per submission. A run whose submissions do not decode comes with
+/// the error instead.
 pub async fn list_page_with_jobs<'e>(
     db: impl Executor<'e, Database = Any>,
-    engine: Engine,
     filter: &RunFilter,
     cursor: &CreatedAtCursor,
     with_jobs: bool,
 ) -> Result<Vec<(RunRow, Result<Vec<JobRow>, DbError>)>, DbError> {
-    let jobs = match with_jobs {
-        true => jobs::json_array_of_run(engine, "pr.id"),
-        false => "'[]'".to_owned(),
-    };
-    let sql = format!(
-        "SELECT pr.*, {jobs} AS jobs FROM ({SELECT} WHERE {FILTER}{}) pr ORDER BY {}",
-        cursor.sql_on("r", "submitted_at", 6),
-        cursor.order_on("pr", "submitted_at")
+    let page = format!(
+        "({SELECT} WHERE {FILTER}{}) pr",
+        cursor.sql_on("r", "submitted_at", 6)
     );
+    let order = cursor.order_on("pr", "submitted_at");
+    let sql = match with_jobs {
+        true => format!(
+            "SELECT pr.*, {} FROM {page} LEFT JOIN jobs j ON j.run_id = pr.id \
+             ORDER BY {order}, j.replica_num, j.job_num, j.submission_num",
+            jobs::COLUMNS
+        ),
+        false => format!("SELECT pr.* FROM {page} ORDER BY {order}"),
+    };
     let rows = sqlx::query(&sql)
         .bind(&filter.member_id)
         .bind(&filter.project_id)
@@ -253,12 +256,30 @@ pub async fn list_page_with_jobs<'e>(
         .bind(cursor.limit)
         .fetch_all(db)
         .await?;
-    rows.iter()
-        .map(|row| {
-            let jobs: String = row.try_get("jobs")?;
-            Ok((from_row(row)?, jobs::parse_json_array(&jobs)))
-        })
-        .collect()
+    let mut page: Vec<(RunRow, Result<Vec<JobRow>, DbError>)> = Vec::new();
+    for row in &rows {
+        let id: String = row.try_get("id")?;
+        let id = parse_id("runs.id", &id)?;
+        if page.last().is_none_or(|(run, _)| run.id != id) {
+            page.push((from_row(row)?, Ok(Vec::new())));
+        }
+        if !with_jobs {
+            continue;
+        }
+        let first_job = row.columns().len() - jobs::COLUMN_COUNT;
+        // A run without submissions joins one row of NULLs.
+        if row.try_get::<Option<String>, _>(first_job)?.is_none() {
+            continue;
+        }
+        let submissions = &mut page.last_mut().expect("pushed above").1;
+        if let Ok(read) = submissions {
+            match jobs::from_row_at(row, first_job) {
+                Ok(job) => read.push(job),
+                Err(error) => *submissions = Err(error),
+            }
+        }
+    }
+    Ok(page)
 }
 
 /// Soft-deletes the project's live, finished run with this name, if any.

@@ -8,8 +8,10 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use dstack_core::api::common::Limit;
 use dstack_core::api::events::{Event, ListEventsRequest};
+use serde::Serialize;
 
 use super::{ProjectArg, block_on};
+use crate::output::print_json;
 
 #[derive(Debug, Args)]
 pub struct EventArgs {
@@ -26,6 +28,10 @@ struct ListArgs {
     /// Keep printing new events.
     #[arg(short = 'w', long)]
     watch: bool,
+    /// Print JSON: `{"project": P, "events": [...]}` on one line, oldest first; with `-w`,
+    /// one event object per line instead (JSON lines), as events arrive.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,7 +55,19 @@ pub fn run(args: EventArgs) -> anyhow::Result<ExitCode> {
         };
         let mut events = client.list_events(&request).await?;
         events.reverse();
-        let mut last = print_events(client.project(), &events);
+        if list.json && !list.watch {
+            print_json(&EventsJson {
+                project: client.project(),
+                events: &events,
+            });
+            return Ok(ExitCode::SUCCESS);
+        }
+        let format = if list.json {
+            Format::JsonLines
+        } else {
+            Format::Lines
+        };
+        let mut last = print_events(client.project(), &events, format);
         if !list.watch {
             return Ok(ExitCode::SUCCESS);
         }
@@ -62,7 +80,7 @@ pub fn run(args: EventArgs) -> anyhow::Result<ExitCode> {
             request.prev_recorded_at = last.map(|(time, _)| time);
             request.prev_id = last.map(|(_, id)| id);
             let newer = client.list_events(&request).await?;
-            if let Some(newest) = print_events(client.project(), &newer) {
+            if let Some(newest) = print_events(client.project(), &newer, format) {
                 last = Some(newest);
             }
         }
@@ -70,9 +88,33 @@ pub fn run(args: EventArgs) -> anyhow::Result<ExitCode> {
     })?
 }
 
+/// `event --json` without `-w`.
+#[derive(Serialize)]
+struct EventsJson<'a> {
+    project: &'a str,
+    events: &'a [Event],
+}
+
+/// How `-w` prints each event.
+#[derive(Debug, Clone, Copy)]
+enum Format {
+    /// dstack's one line of text.
+    Lines,
+    /// The Event model as one line of JSON.
+    JsonLines,
+}
+
 /// Prints the events oldest first, naming targets of other projects `project/name`; returns the position of the last one.
-fn print_events(project: &str, events: &[Event]) -> Option<(DateTime<Utc>, uuid::Uuid)> {
+fn print_events(
+    project: &str,
+    events: &[Event],
+    format: Format,
+) -> Option<(DateTime<Utc>, uuid::Uuid)> {
     for event in events {
+        if let Format::JsonLines = format {
+            print_json(event);
+            continue;
+        }
         let time = event
             .recorded_at
             .with_timezone(&chrono::Local)

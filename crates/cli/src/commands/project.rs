@@ -106,7 +106,7 @@ pub fn run(args: ProjectArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn add(args: &AddArgs) -> anyhow::Result<ExitCode> {
-    let client = ProjectClient::new(ApiClient::new(&args.url, &args.token), &args.name);
+    let client = ProjectClient::new(ApiClient::new(&args.url, &args.token)?, &args.name);
     block_on(client.get_project())??;
     let path = client_config_path();
     let mut config = ClientConfig::load(&path);
@@ -191,7 +191,7 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
 
 /// The user of a project's token as its server names it; `None` when the server refuses it.
 fn user_of(entry: &ProjectConfig) -> anyhow::Result<Option<String>> {
-    let client = ProjectClient::new(ApiClient::new(&entry.url, &entry.token), &entry.name);
+    let client = ProjectClient::new(ApiClient::new(&entry.url, &entry.token)?, &entry.name);
     Ok(block_on(client.get_my_user())?
         .ok()
         .map(|user| user.username))

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use dstack_server::client_config::ClientConfig;
 
-use crate::api::{ApiClient, ProjectClient};
+use crate::api::{ApiClient, ApiError, ProjectClient};
 
 /// Why no project could be chosen.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +24,9 @@ pub enum ContextError {
     /// No project was named and none is the default.
     #[error("No default project, specify project name")]
     NoDefault,
+    /// The HTTP client could not be set up.
+    #[error(transparent)]
+    Client(#[from] ApiError),
 }
 
 /// The path of `~/.dstack/config.yml`.
@@ -44,7 +47,7 @@ pub fn project_client(project: Option<&str>) -> Result<ProjectClient, ContextErr
     let token = env("DSTACK_TOKEN");
     if let (Some(url), Some(token)) = (&url, &token) {
         let project = project.ok_or(ContextError::ProjectMissing)?;
-        return Ok(ProjectClient::new(ApiClient::new(url, token), project));
+        return Ok(ProjectClient::new(ApiClient::new(url, token)?, project));
     }
     if url.is_some() {
         return Err(ContextError::TokenMissing);
@@ -60,7 +63,7 @@ pub fn project_client(project: Option<&str>) -> Result<ProjectClient, ContextErr
     };
     let token = token.as_deref().unwrap_or(&entry.token);
     Ok(ProjectClient::new(
-        ApiClient::new(&entry.url, token),
+        ApiClient::new(&entry.url, token)?,
         &entry.name,
     ))
 }

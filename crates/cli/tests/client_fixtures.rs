@@ -279,7 +279,10 @@ async fn client_matches_recorded_dstack_traffic() {
             .as_deref()
             .and_then(|body| serde_json::from_str(body).ok())
             .unwrap_or(Value::Null);
-        let client = ProjectClient::new(ApiClient::new(&url, RECORDED_TOKEN), &project);
+        let client = ProjectClient::new(
+            ApiClient::new(&url, RECORDED_TOKEN).expect("a client"),
+            &project,
+        );
         state.lock().expect("state").answer = Some((exchange.status, exchange.resp_body.clone()));
         let Some(outcome) = perform(&client, &exchange.method, &action, &body).await else {
             state.lock().expect("state").answer = None;

@@ -16,6 +16,27 @@ fn project_story(home: &Path, server: &Server) {
     let main = row(&listed, "main").unwrap_or_else(|| panic!("no main row:\n{listed}"));
     assert!(main.contains(&server.url), "{listed}");
     assert!(main.contains('✓'), "main is the default:\n{listed}");
+    for args in [
+        &["project", "list", "--json"][..],
+        &["project", "list", "-v", "--json"],
+    ] {
+        let printed = dstack(home, args, &[]).ok();
+        assert!(
+            !printed.contains(ADMIN_TOKEN),
+            "a token was printed: {printed}"
+        );
+        let json: Value = serde_json::from_str(&printed).expect("project list --json prints JSON");
+        let verbose = args.contains(&"-v");
+        let mut expected = serde_json::json!({"name": "main", "url": server.url, "default": true});
+        if verbose {
+            expected["user"] = "admin".into();
+        }
+        assert_eq!(
+            json,
+            serde_json::json!({"projects": [expected]}),
+            "{args:?}"
+        );
+    }
 
     let add = |name: &str, token: &str| {
         dstack(
@@ -58,6 +79,27 @@ fn secret_story(home: &Path) {
     let listed = dstack(home, &["secret", "list"], &[]).ok();
     let hf = row(&listed, "hf-token").unwrap_or_else(|| panic!("no secret row:\n{listed}"));
     assert!(hf.contains("******") && !hf.contains("s3cr3t"), "{listed}");
+    for args in [&["secret", "list", "--json"][..], &["secret", "--json"]] {
+        let printed = dstack(home, args, &[]).ok();
+        assert!(
+            !printed.contains("s3cr3t"),
+            "a value was printed: {printed}"
+        );
+        let json: Value = serde_json::from_str(&printed).expect("secret list --json prints JSON");
+        assert_eq!(json["project"], "main", "{json}");
+        let secrets = json["secrets"].as_array().expect("secrets");
+        let hf = secrets.iter().find(|secret| secret["name"] == "hf-token");
+        let hf = hf.unwrap_or_else(|| panic!("no hf-token in {json}"));
+        assert!(hf["id"].is_string() && hf["value"].is_null(), "{json}");
+    }
+    let got: Value =
+        serde_json::from_str(&dstack(home, &["secret", "get", "hf-token", "--json"], &[]).ok())
+            .expect("secret get --json prints JSON");
+    assert_eq!(
+        (&got["name"], &got["value"]),
+        (&"hf-token".into(), &"s3cr3t".into()),
+        "{got}"
+    );
     let got = dstack(home, &["secret", "get", "hf-token"], &[]).ok();
     assert!(
         row(&got, "hf-token").is_some_and(|line| line.contains("s3cr3t")),
@@ -213,6 +255,27 @@ fn listings_story(home: &Path, server: &Server) {
             .any(|line| line.contains("[👤admin] [run cli-fails] Run submitted")),
         "{events}"
     );
+    let json: Value = serde_json::from_str(&dstack(home, &["event", "list", "--json"], &[]).ok())
+        .expect("event --json prints JSON");
+    assert_eq!(json["project"], "main");
+    let events = json["events"].as_array().expect("events");
+    let submitted = events
+        .iter()
+        .find(|event| {
+            event["message"] == "Run submitted. Status: SUBMITTED"
+                && event["targets"][0]["name"] == "cli-fails"
+        })
+        .unwrap_or_else(|| panic!("no event of cli-fails' submission in {json}"));
+    assert_eq!(submitted["actor_user"], "admin", "{submitted}");
+    assert_eq!(submitted["targets"][0]["type"], "run", "{submitted}");
+    let times: Vec<_> = events
+        .iter()
+        .map(|event| {
+            let time = event["recorded_at"].as_str().expect("recorded_at");
+            chrono::DateTime::parse_from_rfc3339(time).expect("an RFC 3339 time")
+        })
+        .collect();
+    assert!(times.is_sorted(), "oldest first: {times:?}");
     let metrics = dstack(home, &["metrics", "cli-fails"], &[]).ok();
     assert!(
         row(&metrics, "cpu").is_some_and(|line| line.contains("no data")),

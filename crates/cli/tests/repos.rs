@@ -18,7 +18,7 @@ const BINARY: [u8; 6] = [0, 159, 146, 150, 255, 10];
 
 /// `repos/get` with creds, through our client.
 fn get_repo(server: &Server, repo_id: &str) -> Value {
-    let client = ApiClient::new(&server.url, ADMIN_TOKEN);
+    let client = ApiClient::new(&server.url, ADMIN_TOKEN).expect("a client");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

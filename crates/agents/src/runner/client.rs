@@ -43,7 +43,7 @@ pub struct RunnerClient {
 
 impl RunnerClient {
     pub fn new(base_url: impl Into<String>) -> Self {
-        Self::with_http_client(reqwest::Client::new(), base_url)
+        Self::with_http_client(crate::http::plain_client(), base_url)
     }
 
     /// Uses `http`, for example one that connects through a forwarded socket.

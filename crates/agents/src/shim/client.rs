@@ -43,7 +43,7 @@ pub struct ShimClient {
 impl ShimClient {
     /// A client of the shim at `address`, e.g. `http://127.0.0.1:10998`.
     pub fn new(address: &str) -> Result<Self, ShimClientError> {
-        Self::with_http_client(address, reqwest::Client::new())
+        Self::with_http_client(address, crate::http::plain_client())
     }
 
     /// The same, sharing an existing connection pool and its timeouts.

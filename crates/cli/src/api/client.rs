@@ -24,6 +24,21 @@ pub enum ApiError {
         /// The server URL.
         url: String,
     },
+    /// The server's TLS certificate was refused: not signed by a trusted CA, expired, or
+    /// another host's. Not retried: trying again cannot change the answer.
+    #[error(
+        "The TLS certificate of {url} is not trusted: {reason}. For a private CA, set SSL_CERT_FILE to its certificate"
+    )]
+    Untrusted {
+        /// The server URL.
+        url: String,
+        /// Why, in words.
+        reason: String,
+    },
+    /// The HTTP client could not be built, e.g. no trusted certificates could be loaded from
+    /// the system or from `SSL_CERT_FILE` / `SSL_CERT_DIR`.
+    #[error("cannot set up the HTTP client")]
+    Setup(#[source] reqwest::Error),
     /// 400 `resource_not_exists`.
     #[error("{0}")]
     NotFound(String),
@@ -123,20 +138,29 @@ pub struct ApiClient {
 
 impl ApiClient {
     /// A client of `base_url` (trailing slashes dropped) that sends `token`; the version header
-    /// is `DSTACK_CLIENT_API_VERSION` when set.
-    pub fn new(base_url: &str, token: &str) -> Self {
+    /// is `DSTACK_CLIENT_API_VERSION` when set. HTTPS servers are checked against the system's
+    /// trusted certificates, or those of `SSL_CERT_FILE` / `SSL_CERT_DIR` when set.
+    pub fn new(base_url: &str, token: &str) -> Result<Self, ApiError> {
         let api_version =
             std::env::var("DSTACK_CLIENT_API_VERSION").unwrap_or_else(|_| API_VERSION.to_owned());
-        let http = reqwest::Client::builder()
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .build()
-            .unwrap_or_default();
-        Self {
+        let builder = reqwest::Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        // Reading the system's trusted certificates costs every run about 4 ms and 2.5 MiB
+        // (hundreds of files), so only an https:// server gets them. A plain-HTTP client
+        // trusts none, and says so if the server redirects it to https://.
+        let builder = if base_url.starts_with("https://") {
+            builder
+        } else {
+            builder
+                .tls_certs_only(Vec::new())
+                .redirect(reqwest::redirect::Policy::custom(refuse_https_redirect))
+        };
+        let http = builder.build().map_err(ApiError::Setup)?;
+        Ok(Self {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             token: token.to_owned(),
             api_version,
-        }
+        })
     }
 
     /// The server URL.
@@ -185,7 +209,14 @@ impl ApiClient {
                     request.multipart(reqwest::multipart::Form::new().part("file", part))
                 }
             };
-            match request.send().await {
+            let sent = request.send().await;
+            if let Some(reason) = sent.as_ref().err().and_then(certificate_error) {
+                return Err(ApiError::Untrusted {
+                    url: self.base_url.clone(),
+                    reason: describe(reason),
+                });
+            }
+            match sent {
                 Ok(response) => break response,
                 Err(error) if error.is_connect() && attempt < CONNECT_ATTEMPTS => {
                     attempt += 1;
@@ -241,6 +272,53 @@ impl ApiClient {
                 url,
             },
         }
+    }
+}
+
+/// Follows a plain-HTTP server's redirects (at most 10, as reqwest does) except to https://,
+/// which that client cannot verify: the user should configure the https:// URL instead.
+fn refuse_https_redirect(attempt: reqwest::redirect::Attempt<'_>) -> reqwest::redirect::Action {
+    if attempt.url().scheme() == "https" {
+        let message = format!(
+            "the server redirects to {}: use the https:// URL",
+            attempt.url()
+        );
+        attempt.error(message)
+    } else if attempt.previous().len() >= 10 {
+        attempt.error("too many redirects")
+    } else {
+        attempt.follow()
+    }
+}
+
+/// The certificate problem behind a failed request, when that is what failed. rustls's error
+/// sits inside (nested) I/O errors of the TLS handshake, whose `source()` skips the error they
+/// wrap, so those are opened with `get_ref`.
+fn certificate_error(error: &reqwest::Error) -> Option<&rustls::CertificateError> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = current {
+        if let Some(rustls::Error::InvalidCertificate(reason)) = error.downcast_ref() {
+            return Some(reason);
+        }
+        current = match error.downcast_ref::<std::io::Error>() {
+            Some(io) => io
+                .get_ref()
+                .map(|inner| inner as &(dyn std::error::Error + 'static)),
+            None => error.source(),
+        };
+    }
+    None
+}
+
+/// A certificate problem in words.
+fn describe(reason: &rustls::CertificateError) -> String {
+    match reason {
+        rustls::CertificateError::UnknownIssuer => {
+            "it is not signed by a trusted certificate authority".to_owned()
+        }
+        rustls::CertificateError::Expired => "it has expired".to_owned(),
+        rustls::CertificateError::NotValidForName => "it is for another host name".to_owned(),
+        other => other.to_string(),
     }
 }
 

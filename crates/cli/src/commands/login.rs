@@ -25,7 +25,7 @@ pub fn run(args: &LoginArgs) -> anyhow::Result<ExitCode> {
     } else {
         format!("http://{}", args.url)
     };
-    let api = ApiClient::new(&url, "");
+    let api = ApiClient::new(&url, "")?;
     let providers: Vec<AuthProvider> = block_on(api.post_empty("/api/auth/list_providers"))??;
     let enabled: Vec<&AuthProvider> = providers.iter().filter(|p| p.enabled).collect();
     if enabled.is_empty() {

@@ -12,6 +12,7 @@ use dstack_core::api::common::{Limit, Uuid4};
 use dstack_core::api::logs::PollLogsRequest;
 use dstack_core::api::runs::Run;
 
+use super::since::parse_since;
 use super::{ProjectArg, block_on};
 use crate::api::{ApiError, ProjectClient};
 
@@ -43,7 +44,11 @@ const FOLLOW_INTERVAL: Duration = Duration::from_secs(2);
 
 pub fn run(args: LogsArgs) -> anyhow::Result<ExitCode> {
     let client = args.project.client()?;
-    let since = args.since.as_deref().map(parse_since).transpose()?;
+    let since = args
+        .since
+        .as_deref()
+        .map(|given| parse_since(given, Utc::now()))
+        .transpose()?;
     block_on(async {
         let run = get_run(&client, &args.run_name).await?;
         let submission = submission_of(&run, args.replica, args.job)?;
@@ -155,14 +160,4 @@ pub async fn follow(
         }
         tokio::time::sleep(FOLLOW_INTERVAL).await;
     }
-}
-
-/// `--since`: a duration ago or an RFC 3339 time.
-fn parse_since(given: &str) -> anyhow::Result<DateTime<Utc>> {
-    if let Ok(duration) = dstack_core::duration::Duration::parse(given) {
-        return Ok(Utc::now() - chrono::TimeDelta::seconds(duration.as_secs()));
-    }
-    DateTime::parse_from_rfc3339(given)
-        .map(|time| time.with_timezone(&Utc))
-        .map_err(|_| anyhow::anyhow!("Invalid datetime format: {given}"))
 }

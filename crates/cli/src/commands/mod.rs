@@ -19,6 +19,7 @@ mod run_table;
 mod schema;
 mod secret;
 mod server;
+mod since;
 mod stop;
 mod volume;
 
@@ -51,7 +52,7 @@ enum Command {
     #[command(alias = "destroy")]
     Delete(delete::DeleteArgs),
     /// List the project's events.
-    Event(event::EventArgs),
+    Event(Box<event::EventArgs>),
     /// List and delete fleets.
     Fleet(fleet::FleetArgs),
     /// List, delete and update gateways.
@@ -89,7 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Apply(args) => apply::run(&args),
         Command::Delete(args) => delete::run(args),
-        Command::Event(args) => event::run(args),
+        Command::Event(args) => event::run(*args),
         Command::Fleet(args) => fleet::run(args),
         Command::Gateway(args) => gateway::run(args),
         Command::Init(args) => init::run(&args),

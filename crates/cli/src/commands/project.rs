@@ -4,12 +4,13 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use dstack_server::client_config::ClientConfig;
+use dstack_server::client_config::{ClientConfig, ProjectConfig};
+use serde::Serialize;
 
 use super::{block_on, exiting};
 use crate::api::{ApiClient, ProjectClient};
 use crate::context::client_config_path;
-use crate::output::{Answer, bold, confirm, print_table, secondary, table};
+use crate::output::{Answer, bold, confirm, print_json, print_table, secondary, table};
 
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
@@ -63,6 +64,27 @@ struct ListArgs {
     /// Show the user of each project's token (asks each server).
     #[arg(short = 'v', long)]
     verbose: bool,
+    /// Print `{"projects": [{"name", "url", "default"}]}` on one line (with `-v`, also
+    /// `"user"`, `null` for an invalid token); tokens are never printed.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One project as `project list` shows it: the config entry without its token.
+#[derive(Serialize)]
+struct ProjectRow<'a> {
+    name: &'a str,
+    url: &'a str,
+    default: bool,
+    /// With `-v`: the token's user, `None` when the server refuses the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<Option<String>>,
+}
+
+/// `project list --json`.
+#[derive(Serialize)]
+struct ProjectsJson<'a> {
+    projects: &'a [ProjectRow<'a>],
 }
 
 #[derive(Debug, Args)]
@@ -84,7 +106,7 @@ pub fn run(args: ProjectArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn add(args: &AddArgs) -> anyhow::Result<ExitCode> {
-    let client = ProjectClient::new(ApiClient::new(&args.url, &args.token), &args.name);
+    let client = ProjectClient::new(ApiClient::new(&args.url, &args.token)?, &args.name);
     block_on(client.get_project())??;
     let path = client_config_path();
     let mut config = ClientConfig::load(&path);
@@ -122,24 +144,42 @@ fn delete(args: &DeleteArgs) -> anyhow::Result<ExitCode> {
 
 fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     let config = ClientConfig::load(&client_config_path());
+    let projects = config
+        .projects
+        .iter()
+        .map(|entry| {
+            let user = if args.verbose {
+                Some(user_of(entry)?)
+            } else {
+                None
+            };
+            Ok(ProjectRow {
+                name: &entry.name,
+                url: &entry.url,
+                default: entry.default,
+                user,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if args.json {
+        print_json(&ProjectsJson {
+            projects: &projects,
+        });
+        return Ok(ExitCode::SUCCESS);
+    }
     let headers: &[&'static str] = if args.verbose {
         &["PROJECT", "URL", "USER", "DEFAULT"]
     } else {
         &["PROJECT", "URL", "DEFAULT"]
     };
     let mut rows = table(headers.iter().copied());
-    for entry in &config.projects {
-        let mut cells = vec![entry.name.clone(), entry.url.clone()];
-        if args.verbose {
-            let client = ProjectClient::new(ApiClient::new(&entry.url, &entry.token), &entry.name);
-            let user = match block_on(client.get_my_user())? {
-                Ok(user) => user.username,
-                Err(_) => "(invalid token)".to_owned(),
-            };
-            cells.push(user);
+    for project in &projects {
+        let mut cells = vec![project.name.to_owned(), project.url.to_owned()];
+        if let Some(user) = &project.user {
+            cells.push(user.as_deref().unwrap_or("(invalid token)").to_owned());
         }
-        cells.push(if entry.default { "✓" } else { "" }.to_owned());
-        if entry.default {
+        cells.push(if project.default { "✓" } else { "" }.to_owned());
+        if project.default {
             rows.add_row(cells.into_iter().map(bold));
         } else {
             rows.add_row(cells);
@@ -147,6 +187,14 @@ fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     }
     print_table(&rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The user of a project's token as its server names it; `None` when the server refuses it.
+fn user_of(entry: &ProjectConfig) -> anyhow::Result<Option<String>> {
+    let client = ProjectClient::new(ApiClient::new(&entry.url, &entry.token)?, &entry.name);
+    Ok(block_on(client.get_my_user())?
+        .ok()
+        .map(|user| user.username))
 }
 
 fn set_default(args: &SetDefaultArgs) -> anyhow::Result<ExitCode> {

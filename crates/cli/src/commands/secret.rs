@@ -3,26 +3,42 @@
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use dstack_core::api::secrets::Secret;
+use serde::Serialize;
 
 use super::{ProjectArg, block_on, exiting};
-use crate::output::{Answer, confirm, print_table, secondary, table};
+use crate::output::{
+    Answer, confirm, print_json, print_json_pretty, print_table, secondary, table,
+};
 
 #[derive(Debug, Args)]
 pub struct SecretArgs {
     #[command(flatten)]
     project: ProjectArg,
+    #[command(flatten)]
+    list: ListArgs,
     #[command(subcommand)]
     action: Option<SecretAction>,
+}
+
+#[derive(Debug, Args, Clone, Copy)]
+struct ListArgs {
+    /// Print `{"project": P, "secrets": [...]}` on one line; values are `null`.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Subcommand)]
 enum SecretAction {
     /// List the secrets (values hidden).
-    List,
+    List(ListArgs),
     /// Show a secret with its value.
     Get {
         /// The secret name.
         name: String,
+        /// Print the secret as JSON, value included.
+        #[arg(long)]
+        json: bool,
     },
     /// Create or update a secret.
     Set {
@@ -41,22 +57,44 @@ enum SecretAction {
     },
 }
 
+/// `secret list --json`.
+#[derive(Serialize)]
+struct SecretsJson<'a> {
+    project: &'a str,
+    secrets: &'a [Secret],
+}
+
 pub fn run(args: SecretArgs) -> anyhow::Result<ExitCode> {
     let client = args.project.client()?;
-    match args.action.unwrap_or(SecretAction::List) {
-        SecretAction::List => {
-            let secrets = block_on(client.list_secrets())??;
-            let mut rows = table(["NAME", "VALUE"]);
-            for secret in secrets {
-                rows.add_row([secret.name, "******".to_owned()]);
+    match args.action.unwrap_or(SecretAction::List(args.list)) {
+        SecretAction::List(list) => {
+            let mut secrets = block_on(client.list_secrets())??;
+            // A listing never shows values, whatever the server sent.
+            for secret in &mut secrets {
+                secret.value = None;
             }
-            print_table(&rows);
+            if list.json {
+                print_json(&SecretsJson {
+                    project: client.project(),
+                    secrets: &secrets,
+                });
+            } else {
+                let mut rows = table(["NAME", "VALUE"]);
+                for secret in secrets {
+                    rows.add_row([secret.name, "******".to_owned()]);
+                }
+                print_table(&rows);
+            }
         }
-        SecretAction::Get { name } => {
+        SecretAction::Get { name, json } => {
             let secret = block_on(client.get_secret(&name))??;
-            let mut rows = table(["NAME", "VALUE"]);
-            rows.add_row([secret.name, secret.value.unwrap_or_default()]);
-            print_table(&rows);
+            if json {
+                print_json_pretty(&secret);
+            } else {
+                let mut rows = table(["NAME", "VALUE"]);
+                rows.add_row([secret.name, secret.value.unwrap_or_default()]);
+                print_table(&rows);
+            }
         }
         SecretAction::Set { name, value } => {
             block_on(client.set_secret(&name, &value))??;

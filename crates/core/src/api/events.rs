@@ -6,6 +6,22 @@ use uuid::Uuid;
 
 use super::common::{Limit, null_as_default, utc};
 
+/// The target types an `include_target_types` filter may name (0.22.x adds `gateway-replica`
+/// and `preset`).
+pub const TARGET_TYPES: &[&str] = &[
+    "project",
+    "user",
+    "fleet",
+    "instance",
+    "run",
+    "job",
+    "volume",
+    "gateway",
+    "secret",
+    "gateway-replica",
+    "preset",
+];
+
 /// `events/list` request: at most one `target_*` and one `within_*` filter.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ListEventsRequest {

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use dstack_core::api::events::{Event, ListEventsRequest};
+use dstack_core::api::events::{Event, ListEventsRequest, TARGET_TYPES};
 
 use super::AppState;
 use super::auth::Authenticated;
@@ -14,21 +14,6 @@ use crate::services::events;
 
 /// The most ids one filter may list.
 const MAX_FILTER_IDS: usize = 16;
-
-/// The target types a filter may name.
-const TARGET_TYPES: &[&str] = &[
-    "project",
-    "user",
-    "fleet",
-    "instance",
-    "run",
-    "job",
-    "volume",
-    "gateway",
-    "secret",
-    "gateway-replica",
-    "preset",
-];
 
 fn invalid(kind: &'static str, loc: &[&str], msg: String) -> ServerError {
     let mut path = vec!["body".to_owned()];

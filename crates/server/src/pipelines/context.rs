@@ -58,7 +58,7 @@ pub enum ReachError {
 impl Scheduler {
     /// The scheduler's state.
     pub fn new(db: Database, hints: Hints, local: LocalBackend, ssh: SshPool) -> Self {
-        let http = reqwest::Client::builder()
+        let http = dstack_agents::http::plain_client_builder()
             .timeout(AGENT_TIMEOUT)
             .build()
             .unwrap_or_default();

@@ -60,6 +60,26 @@ impl ServerProcess {
         status_field(self.child.id(), "VmRSS")
     }
 
+    /// The CPU time it has used so far, user and system (`/proc/<pid>/stat`).
+    pub fn cpu_time(&self) -> anyhow::Result<Duration> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // The command name may hold spaces; the fields after it do not.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .context("no command name in /proc/<pid>/stat")?
+            .1
+            .split_whitespace()
+            .collect();
+        let ticks = |n: usize| -> anyhow::Result<u64> {
+            Ok(fields.get(n).context("short /proc/<pid>/stat")?.parse()?)
+        };
+        // utime and stime, fields 14 and 15 of stat(5), counted after the name's field 2.
+        let total = ticks(11)? + ticks(12)?;
+        Ok(Duration::from_secs_f64(
+            total as f64 / clock_ticks_per_second(),
+        ))
+    }
+
     /// The peak resident set size so far, in KiB (`VmHWM`).
     pub fn peak_rss_kib(&self) -> anyhow::Result<u64> {
         status_field(self.child.id(), "VmHWM")
@@ -91,6 +111,15 @@ fn wait_for_url(child: &mut Child) -> anyhow::Result<String> {
         if let Some((_, url)) = line.split_once("is running at ") {
             return Ok(url.trim().to_owned());
         }
+    }
+}
+
+/// The unit of the times in `/proc/<pid>/stat`.
+fn clock_ticks_per_second() -> f64 {
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(ticks)) if ticks > 0 => ticks as f64,
+        // Linux's USER_HZ.
+        _ => 100.0,
     }
 }
 

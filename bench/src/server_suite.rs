@@ -34,15 +34,16 @@ const SETTLE: Duration = Duration::from_secs(2);
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
     println!(
-        "| runs stored | idle RSS (MiB) | endpoint | p50 (ms) | p99 (ms) | req/s | peak RSS (MiB) |"
+        "| runs stored | idle RSS (MiB) | endpoint | p50 (ms) | p99 (ms) | req/s | server CPU per request (ms) | peak RSS (MiB) |"
     );
-    println!("|---:|---:|---|---:|---:|---:|---:|");
+    println!("|---:|---:|---|---:|---:|---:|---:|---:|");
     for &count in &options.runs {
         let server = ServerProcess::start(&options.dstack)?;
         seed::runs(&http, &server.url, ADMIN_TOKEN, count, options.clients).await?;
         tokio::time::sleep(SETTLE).await;
         let idle = server.rss_kib()?;
         for (label, request) in endpoints(count) {
+            let cpu_before = server.cpu_time()?;
             let result = latency::measure(
                 &http,
                 &server.url,
@@ -52,7 +53,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 options.requests,
             )
             .await?;
-            print_row(count, idle, label, result, server.peak_rss_kib()?);
+            let cpu_per_request =
+                (server.cpu_time()? - cpu_before).as_secs_f64() * 1000.0 / options.requests as f64;
+            print_row(
+                count,
+                idle,
+                label,
+                result,
+                cpu_per_request,
+                server.peak_rss_kib()?,
+            );
         }
     }
     Ok(())
@@ -85,10 +95,17 @@ fn endpoints(count: usize) -> Vec<(&'static str, Request)> {
     ]
 }
 
-fn print_row(count: usize, idle_kib: u64, label: &str, result: Percentiles, peak_kib: u64) {
+fn print_row(
+    count: usize,
+    idle_kib: u64,
+    label: &str,
+    result: Percentiles,
+    cpu_per_request_ms: f64,
+    peak_kib: u64,
+) {
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!(
-        "| {count} | {:.1} | {label} | {:.2} | {:.2} | {:.0} | {:.1} |",
+        "| {count} | {:.1} | {label} | {:.2} | {:.2} | {:.0} | {cpu_per_request_ms:.2} | {:.1} |",
         mib(idle_kib),
         result.p50,
         result.p99,

@@ -58,7 +58,7 @@ struct Sample {
 /// Runs the suite and prints one Markdown table and the speed-ups.
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let server = ServerProcess::start(&options.dstack)?;
-    let http = reqwest::Client::new();
+    let http = dstack_agents::http::plain_client();
     seed::runs(&http, &server.url, ADMIN_TOKEN, options.runs, 4).await?;
     seed_fleets(&http, &server.url, options.fleets).await?;
     // Both CLIs read the server from the environment and get an empty HOME of their own.

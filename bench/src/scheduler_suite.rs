@@ -224,7 +224,7 @@ struct Api {
 impl Api {
     fn new(base: &str) -> Self {
         Self {
-            http: reqwest::Client::new(),
+            http: dstack_agents::http::plain_client(),
             base: base.to_owned(),
         }
     }

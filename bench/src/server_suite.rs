@@ -32,7 +32,7 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs the suite and prints one Markdown table.
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let http = reqwest::Client::new();
+    let http = dstack_agents::http::plain_client();
     println!(
         "| runs stored | idle RSS (MiB) | endpoint | p50 (ms) | p99 (ms) | req/s | server CPU per request (ms) | peak RSS (MiB) |"
     );

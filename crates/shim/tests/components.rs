@@ -130,7 +130,7 @@ async fn a_failed_download_keeps_the_binary_and_bad_requests_are_refused() {
 
     let empty = shim.client.install_component(&install(String::new())).await;
     assert_eq!(status_of(empty.unwrap_err()), 400);
-    let http = reqwest::Client::new();
+    let http = dstack_agents::http::plain_client();
     let unknown = http
         .post(format!("{}/api/components/install", shim.base_url))
         .body(r#"{"name":"dstack-other","url":"http://x"}"#)

@@ -324,7 +324,7 @@ async fn bridge_networking_publishes_the_runner_ports_on_loopback() {
 #[tokio::test]
 async fn bad_requests_get_dstacks_plain_text_errors() {
     let shim = TestShim::start("exit 0", &[]).await;
-    let http = reqwest::Client::new();
+    let http = dstack_agents::http::plain_client();
     let url = |path: &str| format!("{}{path}", shim.base_url);
     let answer = |response: reqwest::Response| async move {
         let status = response.status().as_u16();

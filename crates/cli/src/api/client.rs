@@ -143,7 +143,7 @@ impl ApiClient {
     pub fn new(base_url: &str, token: &str) -> Result<Self, ApiError> {
         let api_version =
             std::env::var("DSTACK_CLIENT_API_VERSION").unwrap_or_else(|_| API_VERSION.to_owned());
-        let builder = reqwest::Client::builder().pool_idle_timeout(POOL_IDLE_TIMEOUT);
+        let builder = dstack_agents::http::client_builder().pool_idle_timeout(POOL_IDLE_TIMEOUT);
         // Reading the system's trusted certificates costs every run about 4 ms and 2.5 MiB
         // (hundreds of files), so only an https:// server gets them. A plain-HTTP client
         // trusts none, and says so if the server redirects it to https://.

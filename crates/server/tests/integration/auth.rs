@@ -13,7 +13,9 @@ async fn server_info_and_health_need_no_token(server: &TestServer) {
         .send("/api/backends/list_types", None, Some("0.22.5"), None)
         .await;
     assert_eq!((types.status, types.body), (StatusCode::OK, json!([])));
-    let health = reqwest::get(format!("{}/healthcheck", server.url))
+    let health = dstack_agents::http::plain_client()
+        .get(format!("{}/healthcheck", server.url))
+        .send()
         .await
         .expect("healthcheck");
     assert_eq!(health.status(), StatusCode::OK);
@@ -37,7 +39,7 @@ async fn a_missing_token_is_401_and_a_bad_one_403(server: &TestServer) {
         json!({"detail": {"msg": "Invalid token", "code": null}})
     );
 
-    let response = reqwest::Client::new()
+    let response = dstack_agents::http::plain_client()
         .post(format!("{}/api/users/get_my_user", server.url))
         .header("Authorization", format!("Basic {ADMIN_TOKEN}"))
         .send()
@@ -45,7 +47,7 @@ async fn a_missing_token_is_401_and_a_bad_one_403(server: &TestServer) {
         .expect("request");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
 
-    let lower_scheme = reqwest::Client::new()
+    let lower_scheme = dstack_agents::http::plain_client()
         .post(format!("{}/api/users/get_my_user", server.url))
         .header("Authorization", format!("bearer {ADMIN_TOKEN}"))
         .send()
@@ -115,7 +117,9 @@ async fn unknown_routes_are_404_and_wrong_methods_405(server: &TestServer) {
     let missing = server.post_empty("/api/no/such", ADMIN_TOKEN).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.body, json!({"detail": "Not Found"}));
-    let response = reqwest::get(format!("{}/api/users/list", server.url))
+    let response = dstack_agents::http::plain_client()
+        .get(format!("{}/api/users/list", server.url))
+        .send()
         .await
         .expect("request");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);

@@ -49,7 +49,9 @@ async fn a_generated_admin_token_reaches_the_client_config(engine: Engine) {
     settings.admin_token = None;
     let server = TestServer::start_with(settings).await;
     // The first call waits until start-up is done, as the listener queues it.
-    let health = reqwest::get(format!("{}/healthcheck", server.url))
+    let health = dstack_agents::http::plain_client()
+        .get(format!("{}/healthcheck", server.url))
+        .send()
         .await
         .expect("health");
     assert_eq!(health.status(), StatusCode::OK);

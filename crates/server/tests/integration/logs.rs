@@ -184,7 +184,7 @@ fn sample(second: i64, cpu_secs: i64) -> MetricsPoint {
 
 /// A `GET` as the CLI sends it; the status and JSON body.
 async fn get_json(server: &TestServer, path: String) -> (reqwest::StatusCode, Value) {
-    let response = reqwest::Client::new()
+    let response = dstack_agents::http::plain_client()
         .get(format!("{}{path}", server.url))
         .bearer_auth(ADMIN_TOKEN)
         .header("X-API-VERSION", "0.22.5")

@@ -210,7 +210,7 @@ impl TestServer {
         }));
         Self {
             url,
-            client: reqwest::Client::new(),
+            client: dstack_agents::http::plain_client(),
             stop: Some(stop),
             task: Some(task),
             storage: None,

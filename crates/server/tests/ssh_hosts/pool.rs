@@ -113,7 +113,7 @@ async fn forwards_concurrent_http_over_one_connection() {
         address,
         "one listener per port"
     );
-    let http = reqwest::Client::new();
+    let http = dstack_agents::http::plain_client();
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let request = http.get(format!("http://{address}/index.html")).send();

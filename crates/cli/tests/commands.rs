@@ -370,6 +370,14 @@ fn commands_against_the_reference_server() {
         "{bad_group}"
     );
 
+    let bad_gpu = dstack(home, &["offer", "--gpu", "bogus:zz"], &[]).failed();
+    assert_eq!(
+        bad_gpu.trim(),
+        "--gpu: invalid gpu spec \"bogus:zz\": the name is given twice"
+    );
+    let bad_disk = dstack(home, &["offer", "--disk", "10GB..5GB"], &[]).failed();
+    assert!(bad_disk.starts_with("--disk: invalid range"), "{bad_disk}");
+
     let stop = dstack(home, &["stop", "no-such-run", "-y"], &[]).failed();
     assert_eq!(stop.trim(), "Run no-such-run not found");
     run_story(home);

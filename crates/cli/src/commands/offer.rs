@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use clap::Args;
 use dstack_core::api::gpus::{GpuGroupBy, ListGpusRequest};
 use dstack_core::api::runs::{GetRunPlanRequest, RunSpec};
-use dstack_core::configuration::{AnyConfiguration, AnyRunConfiguration, parse_configuration};
+use dstack_core::configuration::AnyRunConfiguration;
+use dstack_core::configuration::task::TaskConfiguration;
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -264,11 +265,19 @@ fn offer_run_spec(args: &OfferArgs) -> anyhow::Result<RunSpec> {
     if let Some(max_price) = args.max_price {
         configuration["max_price"] = json!(max_price);
     }
-    // JSON is YAML: the configuration goes through the same parser and checks as a file.
-    let parsed = parse_configuration("offer", &configuration.to_string())?;
-    let AnyConfiguration::Task(task) = parsed else {
-        unreachable!("the placeholder is a task")
-    };
+    // The flags go through the configuration's own types and rules, as a file's fields would;
+    // straight from JSON, as the YAML parser's code would double what `offer` maps into memory.
+    let task: TaskConfiguration =
+        serde_path_to_error::deserialize(configuration).map_err(|error| {
+            anyhow::anyhow!("{}: {}", flag_of(&error.path().to_string()), error.inner())
+        })?;
+    task.check().map_err(|violation| {
+        anyhow::anyhow!(
+            "{}: {}",
+            flag_of(&violation.path.to_string()),
+            violation.message
+        )
+    })?;
     Ok(RunSpec {
         run_name: None,
         repo_id: None,
@@ -282,6 +291,20 @@ fn offer_run_spec(args: &OfferArgs) -> anyhow::Result<RunSpec> {
         profile: Some(serde_json::from_value(json!({"name": "default"}))?),
         ssh_key_pub: None,
     })
+}
+
+/// The flag that set the placeholder configuration's field at `path`.
+fn flag_of(path: &str) -> &str {
+    match path.split(['.', '[']).collect::<Vec<_>>().as_slice() {
+        ["resources", "gpu", ..] => "--gpu",
+        ["resources", "cpu", ..] => "--cpu",
+        ["resources", "memory", ..] => "--memory",
+        ["resources", "disk", ..] => "--disk",
+        ["backends", ..] => "--backend",
+        ["regions", ..] => "--region",
+        ["max_price", ..] => "--max-price",
+        _ => path,
+    }
 }
 
 #[cfg(test)]

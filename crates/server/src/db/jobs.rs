@@ -68,7 +68,20 @@ macro_rules! columns {
 pub(super) const COLUMNS: &str = columns!();
 
 /// How many columns [`COLUMNS`] names.
-pub(super) const COLUMN_COUNT: usize = 20;
+pub(super) const COLUMN_COUNT: usize = count_columns(COLUMNS);
+
+/// The number of comma-separated items in an SQL column list.
+const fn count_columns(list: &str) -> usize {
+    let bytes = list.as_bytes();
+    let (mut count, mut at) = (1, 0);
+    while at < bytes.len() {
+        if bytes[at] == b',' {
+            count += 1;
+        }
+        at += 1;
+    }
+    count
+}
 
 const SELECT: &str = concat!("SELECT ", columns!(), " FROM jobs j");
 

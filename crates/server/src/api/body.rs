@@ -36,7 +36,8 @@ const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 
 /// Reads the whole request body before the handler runs, so that a body sent to an endpoint
 /// that takes none is consumed too: hyper closes a connection whose request body was left
-/// unread, and a client still writing it would get a broken pipe instead of the answer.
+/// unread, and a client still writing it would get a broken pipe instead of the answer, or
+/// would send its next request into a connection the server is closing.
 pub async fn read_whole_body(request: Request, next: Next) -> Result<Response, ServerError> {
     let (parts, body) = request.into_parts();
     let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
@@ -49,6 +50,19 @@ pub async fn read_whole_body(request: Request, next: Next) -> Result<Response, S
     Ok(next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await)
+}
+
+/// Answers `error` once the request's body is read (see [`read_whole_body`]): for requests no
+/// handler takes, such as an unknown path or a wrong method.
+pub async fn refuse_after_reading(request: Request, error: ServerError) -> ServerError {
+    discard(request).await;
+    error
+}
+
+/// Reads and drops the request's body, up to [`MAX_BODY_BYTES`]; a longer one is left for
+/// hyper to close the connection on.
+pub async fn discard(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES).await;
 }
 
 fn is_blank(bytes: &[u8]) -> bool {

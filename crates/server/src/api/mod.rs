@@ -33,7 +33,7 @@ pub mod version;
 pub mod volumes;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware;
 use axum::routing::{get, post};
 
@@ -281,7 +281,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthcheck", get(server::healthcheck))
         .route("/metrics", get(prometheus::get))
         .nest("/api", api)
-        .fallback(|| async { ServerError::RouteNotFound })
-        .method_not_allowed_fallback(|| async { ServerError::MethodNotAllowed })
+        .fallback(|request: Request| {
+            body::refuse_after_reading(request, ServerError::RouteNotFound)
+        })
+        .method_not_allowed_fallback(|request: Request| {
+            body::refuse_after_reading(request, ServerError::MethodNotAllowed)
+        })
         .with_state(state)
 }

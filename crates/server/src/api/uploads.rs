@@ -2,7 +2,6 @@
 //! name is the sha256 of its bytes, and are refused by `Content-Length` over the server's
 //! upload limit (`DSTACK_SERVER_CODE_UPLOAD_LIMIT`) before the body is read.
 
-use axum::body::Bytes;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -65,7 +64,7 @@ impl<S: Send + Sync> FromRequest<S> for UploadedFile {
         if !multipart_body {
             // Read what was sent before answering: hyper drops a connection whose request
             // body is left unread, and the client would see a broken pipe, not the error.
-            let _ = Bytes::from_request(request, state).await;
+            super::body::discard(request).await;
             return Err(invalid(
                 "expected a multipart/form-data body with a `file` field".to_owned(),
             ));

@@ -2,6 +2,8 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
 
 use dstack_server::settings::Secret;
 
@@ -242,7 +244,67 @@ async fn unknown_fields_are_ignored(server: &TestServer) {
     server.ok("/api/projects/create", ADMIN_TOKEN, body).await;
 }
 
+/// A request no route takes (an unknown path, a wrong method) has its body read before the
+/// answer: hyper closes a connection whose request body is left unread, and a client that
+/// reuses it for its next request gets a broken connection instead of an answer.
+async fn unrouted_requests_keep_the_connection(server: &TestServer) {
+    let address = server.url.trim_start_matches("http://");
+    let stream = TcpStream::connect(address).await.expect("connect");
+    let mut stream = BufReader::new(stream);
+    let body = format!("{{\"username\": \"{}\"}}", "a".repeat(100_000));
+    let requests = [
+        ("POST", "/api/project/main/metrics/job/nope", 405),
+        ("POST", "/api/no/such/endpoint", 404),
+        ("GET", "/api/users/get_my_user", 405),
+        ("GET", "/api/project/main/repos/upload_code", 405),
+        ("POST", "/api/users/get_my_user", 200),
+    ];
+    for (method, path, expected) in requests {
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: the server closed the connection: {e}"));
+        let status = read_response(&mut stream)
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: no answer on the kept connection: {e}"));
+        assert_eq!(status, expected, "{method} {path}");
+    }
+}
+
+/// Reads one HTTP/1.1 response with a `Content-Length` body; returns its status.
+async fn read_response(stream: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
+    let mut status = None;
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if stream.read_line(&mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if status.is_none() {
+            status = line.split(' ').nth(1).and_then(|code| code.parse().ok());
+        } else if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).await?;
+    status.ok_or_else(|| std::io::Error::other("no status line"))
+}
+
 crate::engine_tests!(
+    unrouted_requests_keep_the_connection,
     no_body_gets_a_server_error,
     a_wrong_type_names_the_field,
     unknown_fields_are_ignored,

@@ -3,6 +3,7 @@
 //! The spec is stored as the JSON the service wrote; statuses and reasons as their wire
 //! strings.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use dstack_core::api::common::Uuid4;
@@ -52,12 +53,25 @@ pub struct RunRow {
     pub fleet: Option<(Uuid4, String)>,
 }
 
-const SELECT: &str = "SELECT r.id, r.project_id, p.name AS project_name, u.name AS user_name, \
-    r.repo_id, r.run_name, r.submitted_at, r.last_processed_at, r.status, \
-    r.termination_reason, r.run_spec, r.service_spec, r.deployment_num, r.next_triggered_at, \
-    r.deleted, r.resubmission_attempt, r.fleet_id, f.name AS fleet_name \
-    FROM runs r JOIN projects p ON p.id = r.project_id JOIN users u ON u.id = r.user_id \
-    LEFT JOIN fleets f ON f.id = r.fleet_id";
+/// The columns [`from_row`] reads, over `runs r` joined as in `from!`.
+macro_rules! columns {
+    () => {
+        "r.id, r.project_id, p.name AS project_name, u.name AS user_name, \
+         r.repo_id, r.run_name, r.submitted_at, r.last_processed_at, r.status, \
+         r.termination_reason, r.run_spec, r.service_spec, r.deployment_num, r.next_triggered_at, \
+         r.deleted, r.resubmission_attempt, r.fleet_id, f.name AS fleet_name"
+    };
+}
+
+/// A run with the names of its project, user and fleet.
+macro_rules! from {
+    () => {
+        "FROM runs r JOIN projects p ON p.id = r.project_id \
+         JOIN users u ON u.id = r.user_id LEFT JOIN fleets f ON f.id = r.fleet_id"
+    };
+}
+
+const SELECT: &str = concat!("SELECT ", columns!(), " ", from!());
 
 /// Parses a stored wire string.
 pub(super) fn parse_enum<T: FromStr>(column: &'static str, text: &str) -> Result<T, DbError> {
@@ -223,9 +237,12 @@ const FILTER: &str = "p.deleted = 0 AND ($1 IS NULL OR EXISTS \
     AND ($5 = 0 OR r.status NOT IN ('terminated', 'failed', 'done'))";
 
 /// One page of runs, deleted ones included (as dstack lists them), each with every
-/// submission (none unless `with_jobs`), read in one statement: the page's runs joined with
-/// their submissions, a row per submission. A run whose submissions do not decode comes with
-/// the error instead.
+/// submission (none unless `with_jobs`), read in one statement: the page's run ids (a
+/// subquery with the filter, cursor and limit) joined with their runs and submissions, a row
+/// per submission. A run whose submissions do not decode comes with the error instead.
+///
+/// Only the subquery is ordered, and over ids alone: ordering the joined rows made SQLite copy
+/// every row, specs and all, into a sorter. The page's order is restored here.
 pub async fn list_page_with_jobs<'e>(
     db: impl Executor<'e, Database = Any>,
     filter: &RunFilter,
@@ -233,17 +250,18 @@ pub async fn list_page_with_jobs<'e>(
     with_jobs: bool,
 ) -> Result<Vec<(RunRow, Result<Vec<JobRow>, DbError>)>, DbError> {
     let page = format!(
-        "({SELECT} WHERE {FILTER}{}) pr",
+        "JOIN (SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id WHERE {FILTER}{}) \
+         page ON page.id = r.id",
         cursor.sql_on("r", "submitted_at", 6)
     );
-    let order = cursor.order_on("pr", "submitted_at");
     let sql = match with_jobs {
         true => format!(
-            "SELECT pr.*, {} FROM {page} LEFT JOIN jobs j ON j.run_id = pr.id \
-             ORDER BY {order}, j.replica_num, j.job_num, j.submission_num",
-            jobs::COLUMNS
+            "SELECT {}, {} {} {page} LEFT JOIN jobs j ON j.run_id = r.id",
+            columns!(),
+            jobs::COLUMNS,
+            from!()
         ),
-        false => format!("SELECT pr.* FROM {page} ORDER BY {order}"),
+        false => format!("{SELECT} {page}"),
     };
     let rows = sqlx::query(&sql)
         .bind(&filter.member_id)
@@ -257,10 +275,12 @@ pub async fn list_page_with_jobs<'e>(
         .fetch_all(db)
         .await?;
     let mut page: Vec<(RunRow, Result<Vec<JobRow>, DbError>)> = Vec::new();
+    let mut index_of: HashMap<Uuid4, usize> = HashMap::new();
     for row in &rows {
         let id: String = row.try_get("id")?;
         let id = parse_id("runs.id", &id)?;
-        if page.last().is_none_or(|(run, _)| run.id != id) {
+        let index = *index_of.entry(id).or_insert(page.len());
+        if index == page.len() {
             page.push((from_row(row)?, Ok(Vec::new())));
         }
         if !with_jobs {
@@ -271,14 +291,14 @@ pub async fn list_page_with_jobs<'e>(
         if row.try_get::<Option<String>, _>(first_job)?.is_none() {
             continue;
         }
-        let submissions = &mut page.last_mut().expect("pushed above").1;
-        if let Ok(read) = submissions {
+        if let (_, Ok(read)) = &mut page[index] {
             match jobs::from_row_at(row, first_job) {
                 Ok(job) => read.push(job),
-                Err(error) => *submissions = Err(error),
+                Err(error) => page[index].1 = Err(error),
             }
         }
     }
+    page.sort_by(|(a, _), (b, _)| cursor.order((a.submitted_at, &a.id), (b.submitted_at, &b.id)));
     Ok(page)
 }
 

@@ -217,6 +217,17 @@ pub fn from_micros(column: &'static str, micros: i64) -> Result<DateTime<Utc>, D
     })
 }
 
+/// A stored JSON document (a column holding a wire model) back as its type.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    column: &'static str,
+    text: &str,
+) -> Result<T, DbError> {
+    serde_json::from_str(text).map_err(|_| DbError::Corrupt {
+        column,
+        value: text.chars().take(200).collect(),
+    })
+}
+
 /// A stored UUID text back as a version-4 id.
 pub fn parse_id(column: &'static str, text: &str) -> Result<Uuid4, DbError> {
     uuid::Uuid::parse_str(text)

@@ -26,7 +26,7 @@ use sqlx::{Any, AnyPool, Transaction};
 use uuid::Uuid;
 
 use super::events::{self, EventTarget, TargetType, status_changed, upper};
-use super::instances::{parse_json, to_instance};
+use super::instances::to_instance;
 use super::offers::{self, Source};
 use super::projects::ProjectAccess;
 use super::users::Caller;
@@ -35,6 +35,7 @@ use crate::backends::local::LocalBackend;
 use crate::connect::RemoteConnectionInfo;
 use crate::db::fleets::{self as fleet_rows, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
+use crate::db::parse_json;
 use crate::db::runs as run_rows;
 use crate::db::{self, CreatedAtCursor, Database, DbError, ProjectScope};
 

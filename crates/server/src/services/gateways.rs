@@ -12,11 +12,11 @@ use sqlx::AnyPool;
 use uuid::Uuid;
 
 use super::events::{self, EventTarget, TargetType, upper};
-use super::instances::parse_json;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
 use crate::db::gateways::{self as gateway_rows, GatewayRow, NewGateway};
+use crate::db::parse_json;
 use crate::db::{self, DbError};
 
 /// Configuration fields an apply may change in place.

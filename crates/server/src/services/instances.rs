@@ -11,18 +11,8 @@ use super::ServiceError;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use crate::db::instances::{self as instance_rows, InstanceFilter, InstanceRow};
+use crate::db::parse_json;
 use crate::db::{CreatedAtCursor, DbError};
-
-/// Parses a JSON column into its wire model.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
-    column: &'static str,
-    text: &str,
-) -> Result<T, DbError> {
-    serde_json::from_str(text).map_err(|_| DbError::Corrupt {
-        column,
-        value: text.to_owned(),
-    })
-}
 
 /// The offer an instance was made from, if known.
 pub(crate) fn offer_of(

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::ServiceError;
 use super::projects::ProjectAccess;
-use super::runs::view::parse_json;
 use crate::db::metrics::{self as point_rows, MetricsPoint};
+use crate::db::parse_json;
 use crate::db::{Database, DbError, from_micros, jobs, runs, to_micros};
 
 const MIB: u64 = 1024 * 1024;

@@ -12,10 +12,10 @@ use sqlx::AnyPool;
 use uuid::Uuid;
 
 use super::events::{self, EventTarget, TargetType, upper};
-use super::instances::parse_json;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
+use crate::db::parse_json;
 use crate::db::volumes::{self as volume_rows, NewVolume, VolumeRow};
 use crate::db::{self, CreatedAtCursor, DbError, ProjectScope};
 

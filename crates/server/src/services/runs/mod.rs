@@ -34,13 +34,14 @@ use dstack_core::status::{JobStatus, RunStatus, RunTerminationReason};
 use serde::de::DeserializeOwned;
 use serde_json::Map;
 
-use self::view::{JobsShown, RunView, parse_json, to_run};
+use self::view::{JobsShown, RunView, to_run};
 use super::events::{self, EventTarget, TargetType, status_changed, upper};
 use super::projects::{self, ProjectAccess};
 use super::users::Caller;
 use super::{ServiceError, names, offers};
 use crate::backends::local::LocalBackend;
 use crate::db::jobs::{self as job_rows, JobEnd, NewJob};
+use crate::db::parse_json;
 use crate::db::runs::{self as run_rows, NewRun, RunFilter, RunRow};
 use crate::db::{CreatedAtCursor, Database, DbError, repos as repo_rows, to_micros, users};
 use crate::server_config::DefaultPermissions;

@@ -9,16 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::db::jobs::JobRow;
+use crate::db::parse_json;
 use crate::db::runs::RunRow;
 use crate::db::{DbError, from_micros};
-
-/// Parses a stored JSON document.
-pub fn parse_json<T: DeserializeOwned>(column: &'static str, text: &str) -> Result<T, DbError> {
-    serde_json::from_str(text).map_err(|_| DbError::Corrupt {
-        column,
-        value: text.chars().take(200).collect(),
-    })
-}
 
 /// How much of each job's history a response carries.
 #[derive(Debug, Clone, Copy)]

@@ -337,7 +337,7 @@ impl CreatedAtCursor {
     }
 
     /// The page's order over `column` then id, without `ORDER BY`.
-    pub fn order_on(&self, alias: &str, column: &str) -> String {
+    fn order_on(&self, alias: &str, column: &str) -> String {
         let (order, id_order) = if self.ascending {
             ("ASC", "DESC")
         } else {

@@ -249,19 +249,19 @@ pub async fn list_page_with_jobs<'e>(
     cursor: &CreatedAtCursor,
     with_jobs: bool,
 ) -> Result<Vec<(RunRow, Result<Vec<JobRow>, DbError>)>, DbError> {
-    let page = format!(
+    let page_ids = format!(
         "JOIN (SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id WHERE {FILTER}{}) \
          page ON page.id = r.id",
         cursor.sql_on("r", "submitted_at", 6)
     );
     let sql = match with_jobs {
         true => format!(
-            "SELECT {}, {} {} {page} LEFT JOIN jobs j ON j.run_id = r.id",
+            "SELECT {}, {} {} {page_ids} LEFT JOIN jobs j ON j.run_id = r.id",
             columns!(),
             jobs::COLUMNS,
             from!()
         ),
-        false => format!("{SELECT} {page}"),
+        false => format!("{SELECT} {page_ids}"),
     };
     let rows = sqlx::query(&sql)
         .bind(&filter.member_id)

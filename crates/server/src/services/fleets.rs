@@ -35,9 +35,8 @@ use crate::backends::local::LocalBackend;
 use crate::connect::RemoteConnectionInfo;
 use crate::db::fleets::{self as fleet_rows, FleetRow, NewFleet};
 use crate::db::instances::{self as instance_rows, InstanceRow, NewInstance};
-use crate::db::parse_json;
 use crate::db::runs as run_rows;
-use crate::db::{self, CreatedAtCursor, Database, DbError, ProjectScope};
+use crate::db::{self, CreatedAtCursor, Database, DbError, ProjectScope, parse_json};
 
 /// At most this many offers in a plan.
 const MAX_PLAN_OFFERS: usize = 50;

@@ -16,8 +16,7 @@ use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
 use crate::db::gateways::{self as gateway_rows, GatewayRow, NewGateway};
-use crate::db::parse_json;
-use crate::db::{self, DbError};
+use crate::db::{self, DbError, parse_json};
 
 /// Configuration fields an apply may change in place.
 const UPDATABLE: &[&str] = &["domain", "default", "replicas"];

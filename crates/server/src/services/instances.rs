@@ -11,8 +11,7 @@ use super::ServiceError;
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use crate::db::instances::{self as instance_rows, InstanceFilter, InstanceRow};
-use crate::db::parse_json;
-use crate::db::{CreatedAtCursor, DbError};
+use crate::db::{CreatedAtCursor, DbError, parse_json};
 
 /// The offer an instance was made from, if known.
 pub(crate) fn offer_of(

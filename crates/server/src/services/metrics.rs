@@ -9,8 +9,7 @@ use serde_json::Value;
 use super::ServiceError;
 use super::projects::ProjectAccess;
 use crate::db::metrics::{self as point_rows, MetricsPoint};
-use crate::db::parse_json;
-use crate::db::{Database, DbError, from_micros, jobs, runs, to_micros};
+use crate::db::{Database, DbError, from_micros, jobs, parse_json, runs, to_micros};
 
 const MIB: u64 = 1024 * 1024;
 const GIB: f64 = 1024.0 * 1024.0 * 1024.0;

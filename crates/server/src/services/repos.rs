@@ -8,9 +8,8 @@ use super::ServiceError;
 use super::encryption::Encryption;
 use super::projects::ProjectAccess;
 use super::users::Caller;
-use crate::db::parse_json;
 use crate::db::repos::{self as repo_rows, RepoRow};
-use crate::db::{Database, to_micros};
+use crate::db::{Database, parse_json, to_micros};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("Resource not found".to_owned())

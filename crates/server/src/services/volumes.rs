@@ -15,9 +15,8 @@ use super::events::{self, EventTarget, TargetType, upper};
 use super::projects::ProjectAccess;
 use super::users::Caller;
 use super::{ServiceError, names};
-use crate::db::parse_json;
 use crate::db::volumes::{self as volume_rows, NewVolume, VolumeRow};
-use crate::db::{self, CreatedAtCursor, DbError, ProjectScope};
+use crate::db::{self, CreatedAtCursor, DbError, ProjectScope, parse_json};
 
 fn not_found() -> ServiceError {
     ServiceError::NotFound("Resource not found".to_owned())

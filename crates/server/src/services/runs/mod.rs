@@ -41,9 +41,10 @@ use super::users::Caller;
 use super::{ServiceError, names, offers};
 use crate::backends::local::LocalBackend;
 use crate::db::jobs::{self as job_rows, JobEnd, NewJob};
-use crate::db::parse_json;
 use crate::db::runs::{self as run_rows, NewRun, RunFilter, RunRow};
-use crate::db::{CreatedAtCursor, Database, DbError, repos as repo_rows, to_micros, users};
+use crate::db::{
+    CreatedAtCursor, Database, DbError, parse_json, repos as repo_rows, to_micros, users,
+};
 use crate::server_config::DefaultPermissions;
 
 /// The job names of a plan for a run without a name.

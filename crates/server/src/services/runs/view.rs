@@ -9,9 +9,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::db::jobs::JobRow;
-use crate::db::parse_json;
 use crate::db::runs::RunRow;
-use crate::db::{DbError, from_micros};
+use crate::db::{DbError, from_micros, parse_json};
 
 /// How much of each job's history a response carries.
 #[derive(Debug, Clone, Copy)]

@@ -3,10 +3,10 @@
 use dstack_core::api::common::Uuid4;
 use dstack_core::status::{JobStatus, JobTerminationReason};
 use sqlx::any::AnyRow;
-use sqlx::{Any, Executor, Row};
+use sqlx::{Any, Executor};
 
 use super::runs::parse_enum;
-use super::{DbError, parse_id};
+use super::{ColumnsAt, DbError, parse_id};
 
 /// A job submission as stored.
 #[derive(Debug, Clone)]
@@ -67,22 +67,6 @@ macro_rules! columns {
 /// The columns of a submission, over the table aliased `j`, for a join to select.
 pub(super) const COLUMNS: &str = columns!();
 
-/// How many columns [`COLUMNS`] names.
-pub(super) const COLUMN_COUNT: usize = count_columns(COLUMNS);
-
-/// The number of comma-separated items in an SQL column list.
-const fn count_columns(list: &str) -> usize {
-    let bytes = list.as_bytes();
-    let (mut count, mut at) = (1, 0);
-    while at < bytes.len() {
-        if bytes[at] == b',' {
-            count += 1;
-        }
-        at += 1;
-    }
-    count
-}
-
 const SELECT: &str = concat!("SELECT ", columns!(), " FROM jobs j");
 
 fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
@@ -90,34 +74,34 @@ fn from_row(row: &AnyRow) -> Result<JobRow, DbError> {
 }
 
 /// The submission whose [`COLUMNS`] start at column `first` of `row`.
-pub(super) fn from_row_at(row: &AnyRow, first: usize) -> Result<JobRow, DbError> {
-    let id: String = row.try_get(first)?;
-    let run_id: String = row.try_get(first + 1)?;
-    let status: String = row.try_get(first + 10)?;
-    let reason: Option<String> = row.try_get(first + 11)?;
+pub(super) fn from_row_at(row: &impl ColumnsAt, first: usize) -> Result<JobRow, DbError> {
+    let id: String = row.at(first)?;
+    let run_id: String = row.at(first + 1)?;
+    let status: String = row.at(first + 10)?;
+    let reason: Option<String> = row.at(first + 11)?;
     Ok(JobRow {
         id: parse_id("jobs.id", &id)?,
         run_id: parse_id("jobs.run_id", &run_id)?,
-        job_name: row.try_get(first + 2)?,
-        job_num: row.try_get(first + 3)?,
-        replica_num: row.try_get(first + 4)?,
-        submission_num: row.try_get(first + 5)?,
-        deployment_num: row.try_get(first + 6)?,
-        submitted_at: row.try_get(first + 7)?,
-        last_processed_at: row.try_get(first + 8)?,
-        finished_at: row.try_get(first + 9)?,
+        job_name: row.at(first + 2)?,
+        job_num: row.at(first + 3)?,
+        replica_num: row.at(first + 4)?,
+        submission_num: row.at(first + 5)?,
+        deployment_num: row.at(first + 6)?,
+        submitted_at: row.at(first + 7)?,
+        last_processed_at: row.at(first + 8)?,
+        finished_at: row.at(first + 9)?,
         status: parse_enum("jobs.status", &status)?,
         termination_reason: reason
             .map(|text| parse_enum("jobs.termination_reason", &text))
             .transpose()?,
-        termination_reason_message: row.try_get(first + 12)?,
-        exit_status: row.try_get(first + 13)?,
-        error: row.try_get(first + 14)?,
-        job_spec: row.try_get(first + 15)?,
-        instance_id: row.try_get(first + 16)?,
-        job_provisioning_data: row.try_get(first + 17)?,
-        job_runtime_data: row.try_get(first + 18)?,
-        inactivity_secs: row.try_get(first + 19)?,
+        termination_reason_message: row.at(first + 12)?,
+        exit_status: row.at(first + 13)?,
+        error: row.at(first + 14)?,
+        job_spec: row.at(first + 15)?,
+        instance_id: row.at(first + 16)?,
+        job_provisioning_data: row.at(first + 17)?,
+        job_runtime_data: row.at(first + 18)?,
+        inactivity_secs: row.at(first + 19)?,
     })
 }
 

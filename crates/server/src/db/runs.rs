@@ -8,11 +8,10 @@ use std::str::FromStr;
 
 use dstack_core::api::common::Uuid4;
 use dstack_core::status::{RunStatus, RunTerminationReason};
-use sqlx::any::AnyRow;
 use sqlx::{Any, Executor, Row};
 
 use super::jobs::{self, JobRow};
-use super::{CreatedAtCursor, DbError, parse_id};
+use super::{ColumnsAt, CreatedAtCursor, Database, DbError, count_columns, parse_id};
 
 /// A run as stored.
 #[derive(Debug, Clone)]
@@ -81,38 +80,41 @@ pub(super) fn parse_enum<T: FromStr>(column: &'static str, text: &str) -> Result
     })
 }
 
-fn from_row(row: &AnyRow) -> Result<RunRow, DbError> {
-    let id: String = row.try_get("id")?;
-    let project_id: String = row.try_get("project_id")?;
-    let status: String = row.try_get("status")?;
-    let reason: Option<String> = row.try_get("termination_reason")?;
-    let deleted: i64 = row.try_get("deleted")?;
+/// How many columns `columns!` names; a joined table's columns follow.
+const COLUMN_COUNT: usize = count_columns(columns!());
+
+fn from_row(row: &impl ColumnsAt) -> Result<RunRow, DbError> {
+    let id: String = row.at(0)?;
+    let project_id: String = row.at(1)?;
+    let status: String = row.at(8)?;
+    let reason: Option<String> = row.at(9)?;
+    let deleted: i64 = row.at(14)?;
     Ok(RunRow {
         id: parse_id("runs.id", &id)?,
         project_id: parse_id("runs.project_id", &project_id)?,
-        project_name: row.try_get("project_name")?,
-        user_name: row.try_get("user_name")?,
-        repo_id: row.try_get("repo_id")?,
-        run_name: row.try_get("run_name")?,
-        submitted_at: row.try_get("submitted_at")?,
-        last_processed_at: row.try_get("last_processed_at")?,
+        project_name: row.at(2)?,
+        user_name: row.at(3)?,
+        repo_id: row.at(4)?,
+        run_name: row.at(5)?,
+        submitted_at: row.at(6)?,
+        last_processed_at: row.at(7)?,
         status: parse_enum("runs.status", &status)?,
         termination_reason: reason
             .map(|text| parse_enum("runs.termination_reason", &text))
             .transpose()?,
-        run_spec: row.try_get("run_spec")?,
-        service_spec: row.try_get("service_spec")?,
-        deployment_num: row.try_get("deployment_num")?,
-        next_triggered_at: row.try_get("next_triggered_at")?,
+        run_spec: row.at(10)?,
+        service_spec: row.at(11)?,
+        deployment_num: row.at(12)?,
+        next_triggered_at: row.at(13)?,
         deleted: deleted != 0,
-        resubmission_attempt: row.try_get("resubmission_attempt")?,
+        resubmission_attempt: row.at(15)?,
         fleet: fleet_of(row)?,
     })
 }
 
-fn fleet_of(row: &AnyRow) -> Result<Option<(Uuid4, String)>, DbError> {
-    let id: Option<String> = row.try_get("fleet_id")?;
-    let name: Option<String> = row.try_get("fleet_name")?;
+fn fleet_of(row: &impl ColumnsAt) -> Result<Option<(Uuid4, String)>, DbError> {
+    let id: Option<String> = row.at(16)?;
+    let name: Option<String> = row.at(17)?;
     match (id, name) {
         (Some(id), Some(name)) => Ok(Some((parse_id("runs.fleet_id", &id)?, name))),
         _ => Ok(None),
@@ -236,19 +238,23 @@ const FILTER: &str = "p.deleted = 0 AND ($1 IS NULL OR EXISTS \
     AND ($4 IS NULL OR r.user_id = $4) \
     AND ($5 = 0 OR r.status NOT IN ('terminated', 'failed', 'done'))";
 
+/// One page of runs, each with its submissions (none unless asked for); a run whose
+/// submissions do not decode comes with the error instead.
+pub type RunsPage = Vec<(RunRow, Result<Vec<JobRow>, DbError>)>;
+
 /// One page of runs, deleted ones included (as dstack lists them), each with every
 /// submission (none unless `with_jobs`), read in one statement: the page's run ids (a
 /// subquery with the filter, cursor and limit) joined with their runs and submissions, a row
-/// per submission. A run whose submissions do not decode comes with the error instead.
+/// per submission. On SQLite the statement runs in place ([`super::sqlite_reads`]).
 ///
 /// Only the subquery is ordered, and over ids alone: ordering the joined rows made SQLite copy
 /// every row, specs and all, into a sorter. The page's order is restored here.
-pub async fn list_page_with_jobs<'e>(
-    db: impl Executor<'e, Database = Any>,
+pub async fn list_page_with_jobs(
+    db: &Database,
     filter: &RunFilter,
     cursor: &CreatedAtCursor,
     with_jobs: bool,
-) -> Result<Vec<(RunRow, Result<Vec<JobRow>, DbError>)>, DbError> {
+) -> Result<RunsPage, DbError> {
     let page_ids = format!(
         "JOIN (SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id WHERE {FILTER}{}) \
          page ON page.id = r.id",
@@ -263,43 +269,83 @@ pub async fn list_page_with_jobs<'e>(
         ),
         false => format!("{SELECT} {page_ids}"),
     };
-    let rows = sqlx::query(&sql)
-        .bind(&filter.member_id)
-        .bind(&filter.project_id)
-        .bind(&filter.repo_id)
-        .bind(&filter.user_id)
-        .bind(i64::from(filter.only_active))
-        .bind(cursor.prev_created_at)
-        .bind(&cursor.prev_id)
-        .bind(cursor.limit)
-        .fetch_all(db)
-        .await?;
-    let mut page: Vec<(RunRow, Result<Vec<JobRow>, DbError>)> = Vec::new();
-    let mut index_of: HashMap<Uuid4, usize> = HashMap::new();
-    for row in &rows {
-        let id: String = row.try_get("id")?;
-        let id = parse_id("runs.id", &id)?;
-        let index = *index_of.entry(id).or_insert(page.len());
-        if index == page.len() {
-            page.push((from_row(row)?, Ok(Vec::new())));
-        }
-        if !with_jobs {
-            continue;
-        }
-        let first_job = row.columns().len() - jobs::COLUMN_COUNT;
-        // A run without submissions joins one row of NULLs.
-        if row.try_get::<Option<String>, _>(first_job)?.is_none() {
-            continue;
-        }
-        if let (_, Ok(read)) = &mut page[index] {
-            match jobs::from_row_at(row, first_job) {
-                Ok(job) => read.push(job),
-                Err(error) => page[index].1 = Err(error),
+    let only_active = i64::from(filter.only_active);
+    let mut page = PageRows::new(with_jobs);
+    if let Some(reads) = db.sqlite_reads() {
+        reads.read(|connection| {
+            let mut statement = connection.prepare_cached(&sql)?;
+            let mut rows = statement.query(rusqlite::named_params! {
+                "$1": filter.member_id,
+                "$2": filter.project_id,
+                "$3": filter.repo_id,
+                "$4": filter.user_id,
+                "$5": only_active,
+                "$6": cursor.prev_created_at,
+                "$7": cursor.prev_id,
+                "$8": cursor.limit,
+            })?;
+            while let Some(row) = rows.next()? {
+                page.add(row)?;
             }
+            Ok(())
+        })?;
+    } else {
+        let rows = sqlx::query(&sql)
+            .bind(&filter.member_id)
+            .bind(&filter.project_id)
+            .bind(&filter.repo_id)
+            .bind(&filter.user_id)
+            .bind(only_active)
+            .bind(cursor.prev_created_at)
+            .bind(&cursor.prev_id)
+            .bind(cursor.limit)
+            .fetch_all(db.pool())
+            .await?;
+        for row in &rows {
+            page.add(row)?;
         }
     }
+    let mut page = page.runs;
     page.sort_by(|(a, _), (b, _)| cursor.order((a.submitted_at, &a.id), (b.submitted_at, &b.id)));
     Ok(page)
+}
+
+/// The page's rows grouped by run, in the order they came.
+struct PageRows {
+    with_jobs: bool,
+    runs: RunsPage,
+    index_of: HashMap<Uuid4, usize>,
+}
+
+impl PageRows {
+    fn new(with_jobs: bool) -> Self {
+        Self {
+            with_jobs,
+            runs: Vec::new(),
+            index_of: HashMap::new(),
+        }
+    }
+
+    fn add(&mut self, row: &impl ColumnsAt) -> Result<(), DbError> {
+        let id: String = row.at(0)?;
+        let id = parse_id("runs.id", &id)?;
+        let index = *self.index_of.entry(id).or_insert(self.runs.len());
+        if index == self.runs.len() {
+            self.runs.push((from_row(row)?, Ok(Vec::new())));
+        }
+        // A run without submissions joins one row of NULLs.
+        if !self.with_jobs || row.at::<Option<String>>(COLUMN_COUNT)?.is_none() {
+            return Ok(());
+        }
+        let (_, jobs) = &mut self.runs[index];
+        if let Ok(read) = jobs {
+            match jobs::from_row_at(row, COLUMN_COUNT) {
+                Ok(job) => read.push(job),
+                Err(error) => *jobs = Err(error),
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Soft-deletes the project's live, finished run with this name, if any.

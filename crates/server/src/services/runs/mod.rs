@@ -164,7 +164,7 @@ pub async fn list(
         include: request.include_jobs,
         submissions: usize::try_from(submissions).ok(),
     };
-    let page = run_rows::list_page_with_jobs(pool, &filter, &cursor, request.include_jobs).await?;
+    let page = run_rows::list_page_with_jobs(db, &filter, &cursor, request.include_jobs).await?;
     let mut runs = Vec::with_capacity(page.len());
     for (row, jobs) in page {
         match jobs.and_then(|jobs| to_run(&row, jobs, shown)) {

@@ -186,15 +186,14 @@ impl Database {
             }
         };
         let options = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let pool = AnyPoolOptions::new()
             .max_connections(match engine {
                 // SQLite: one writer at a time and readers beside it, two per core; each
                 // connection keeps its own page cache, statement cache and worker thread, so
                 // more than the cores can use only hold memory (on two cores, 8 connections
                 // held 3.5 MiB more than 4 with 10,000 runs).
-                Engine::Sqlite => std::thread::available_parallelism()
-                    .map_or(4, |cores| cores.get().saturating_mul(2))
-                    .clamp(4, 16) as u32,
+                Engine::Sqlite => cores.saturating_mul(2).clamp(4, 16) as u32,
                 Engine::Postgres => 20,
             })
             .connect_with(options)
@@ -209,7 +208,8 @@ impl Database {
         let database = Self {
             pool,
             engine,
-            sqlite_reads: sqlite_file.map(|file| Arc::new(SqliteReads::new(file))),
+            sqlite_reads: sqlite_file
+                .map(|file| Arc::new(SqliteReads::new(file, cores.clamp(2, 16)))),
         };
         database.migrate().await?;
         Ok(database)

@@ -272,23 +272,25 @@ pub async fn list_page_with_jobs(
     let only_active = i64::from(filter.only_active);
     let mut page = PageRows::new(with_jobs);
     if let Some(reads) = db.sqlite_reads() {
-        reads.read(|connection| {
-            let mut statement = connection.prepare_cached(&sql)?;
-            let mut rows = statement.query(rusqlite::named_params! {
-                "$1": filter.member_id,
-                "$2": filter.project_id,
-                "$3": filter.repo_id,
-                "$4": filter.user_id,
-                "$5": only_active,
-                "$6": cursor.prev_created_at,
-                "$7": cursor.prev_id,
-                "$8": cursor.limit,
-            })?;
-            while let Some(row) = rows.next()? {
-                page.add(row)?;
-            }
-            Ok(())
-        })?;
+        reads
+            .read(|connection| {
+                let mut statement = connection.prepare_cached(&sql)?;
+                let mut rows = statement.query(rusqlite::named_params! {
+                    "$1": filter.member_id,
+                    "$2": filter.project_id,
+                    "$3": filter.repo_id,
+                    "$4": filter.user_id,
+                    "$5": only_active,
+                    "$6": cursor.prev_created_at,
+                    "$7": cursor.prev_id,
+                    "$8": cursor.limit,
+                })?;
+                while let Some(row) = rows.next()? {
+                    page.add(row)?;
+                }
+                Ok(())
+            })
+            .await?;
     } else {
         let rows = sqlx::query(&sql)
             .bind(&filter.member_id)

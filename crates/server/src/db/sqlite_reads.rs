@@ -13,60 +13,62 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
+use tokio::runtime::{Handle, RuntimeFlavor};
+use tokio::sync::Semaphore;
 
 use super::DbError;
 
-/// Idle connections kept open; more concurrent reads open their own and close them after.
-const KEPT_CONNECTIONS: usize = 2;
-
-/// Read-only connections to the server's SQLite file.
+/// Read-only connections to the server's SQLite file, at most one per concurrent read.
 #[derive(Debug)]
 pub struct SqliteReads {
     path: PathBuf,
+    /// Bounds the concurrent reads, hence the open connections (each with its page cache)
+    /// and the threads `block_in_place` hands the runtime's other tasks to.
+    permits: Semaphore,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl SqliteReads {
-    /// Reads of the file at `path`, which sqlx has created and migrated.
-    pub fn new(path: PathBuf) -> Self {
+    /// Reads of the file at `path`, which sqlx has created and migrated, `concurrent` at a
+    /// time.
+    pub fn new(path: PathBuf, concurrent: usize) -> Self {
         Self {
             path,
+            permits: Semaphore::new(concurrent),
             idle: Mutex::new(Vec::new()),
         }
     }
 
-    /// Runs `read` on a connection, on this thread.
-    pub fn read<T>(
+    /// Runs `read` on a connection, on this thread, once fewer than `concurrent` others run.
+    pub async fn read<T>(
         &self,
         read: impl FnOnce(&Connection) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         let in_place = || {
-            let connection = match self.take_idle() {
+            let connection = match self.lock_idle().pop() {
                 Some(connection) => connection,
                 None => self.open()?,
             };
             let result = read(&connection);
-            let mut idle = self
-                .idle
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if idle.len() < KEPT_CONNECTIONS {
-                idle.push(connection);
-            }
+            self.lock_idle().push(connection);
             result
         };
-        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
-            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(in_place),
-            // A single-threaded runtime (tests) cannot hand its tasks to another thread.
-            _ => in_place(),
+        match Handle::current().runtime_flavor() {
+            RuntimeFlavor::CurrentThread => in_place(),
+            // A single-threaded runtime (tests) has no thread to hand its other tasks to.
+            _ => tokio::task::block_in_place(in_place),
         }
     }
 
-    fn take_idle(&self) -> Option<Connection> {
+    fn lock_idle(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         self.idle
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .pop()
     }
 
     fn open(&self) -> Result<Connection, DbError> {
@@ -82,9 +84,11 @@ impl SqliteReads {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
-    fn database_with_a_row() -> (tempfile::TempDir, SqliteReads) {
+    fn database_with_a_row(concurrent: usize) -> (tempfile::TempDir, Arc<SqliteReads>) {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("test.db");
         let writer = Connection::open(&path).expect("a database");
@@ -93,60 +97,60 @@ mod tests {
                 "PRAGMA journal_mode = WAL; CREATE TABLE t (v TEXT); INSERT INTO t VALUES ('x');",
             )
             .expect("a table");
-        (dir, SqliteReads::new(path))
+        (dir, Arc::new(SqliteReads::new(path, concurrent)))
     }
 
-    fn read_value(reads: &SqliteReads) -> Result<String, DbError> {
-        reads.read(|connection| Ok(connection.query_row("SELECT v FROM t", [], |row| row.get(0))?))
+    async fn read_value(reads: &SqliteReads) -> Result<String, DbError> {
+        reads
+            .read(|connection| Ok(connection.query_row("SELECT v FROM t", [], |row| row.get(0))?))
+            .await
     }
 
     #[test]
-    fn reads_run_on_either_runtime_and_outside_one() {
-        let (_dir, reads) = database_with_a_row();
-        assert_eq!(read_value(&reads).expect("a read outside a runtime"), "x");
+    fn reads_run_on_either_runtime() {
+        let (_dir, reads) = database_with_a_row(2);
         let current = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("a runtime");
-        assert_eq!(
-            current
-                .block_on(async { read_value(&reads) })
-                .expect("a read"),
-            "x"
-        );
+        assert_eq!(current.block_on(read_value(&reads)).expect("a read"), "x");
         let multi = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .build()
             .expect("a runtime");
-        assert_eq!(
-            multi
-                .block_on(async { read_value(&reads) })
-                .expect("a read"),
-            "x"
-        );
+        assert_eq!(multi.block_on(read_value(&reads)).expect("a read"), "x");
     }
 
-    #[test]
-    fn reads_cannot_write() {
-        let (_dir, reads) = database_with_a_row();
-        let written = reads.read(|connection| Ok(connection.execute("DELETE FROM t", [])?));
+    #[tokio::test]
+    async fn reads_cannot_write() {
+        let (_dir, reads) = database_with_a_row(2);
+        let written = reads
+            .read(|connection| Ok(connection.execute("DELETE FROM t", [])?))
+            .await;
         assert!(
             matches!(written, Err(DbError::SqliteRead(_))),
             "{written:?}"
         );
-        assert_eq!(read_value(&reads).expect("a read"), "x");
+        assert_eq!(read_value(&reads).await.expect("a read"), "x");
     }
 
-    #[test]
-    fn connections_are_reused_up_to_the_kept_number() {
-        let (_dir, reads) = database_with_a_row();
-        read_value(&reads).expect("a read");
-        read_value(&reads).expect("a read");
-        assert_eq!(reads.idle.lock().expect("the lock").len(), 1);
-        let nested = reads.read(|_| {
-            reads.read(|_| read_value(&reads).map(|_| ()))?;
-            Ok(())
-        });
-        nested.expect("nested reads");
-        assert_eq!(reads.idle.lock().expect("the lock").len(), KEPT_CONNECTIONS);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_reads_share_the_bounded_connections() {
+        let (_dir, reads) = database_with_a_row(2);
+        let in_read = reads
+            .read(|_| Ok(reads.permits.available_permits()))
+            .await
+            .expect("a read");
+        assert_eq!(in_read, 1, "a read holds a permit");
+        let tasks: Vec<_> = (0..16)
+            .map(|_| {
+                let reads = reads.clone();
+                tokio::spawn(async move { read_value(&reads).await })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.expect("a task").expect("a read"), "x");
+        }
+        let kept = reads.lock_idle().len();
+        assert!((1..=2).contains(&kept), "{kept} connections kept");
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 
 use super::DbError;
 
-/// Read-only connections to the server's SQLite file, at most one per concurrent read.
+/// Read-only connections to the server's SQLite file, opened as reads need them and kept.
 #[derive(Debug)]
 pub struct SqliteReads {
     path: PathBuf,
@@ -59,8 +59,8 @@ impl SqliteReads {
             result
         };
         match Handle::current().runtime_flavor() {
-            RuntimeFlavor::CurrentThread => in_place(),
             // A single-threaded runtime (tests) has no thread to hand its other tasks to.
+            RuntimeFlavor::CurrentThread => in_place(),
             _ => tokio::task::block_in_place(in_place),
         }
     }
